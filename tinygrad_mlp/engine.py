@@ -1,0 +1,1079 @@
+"""The autograd engine: one ``Value`` type that records a DAG and differentiates it.
+
+A ``Value`` wraps a Python float (a *scalar*, as in micrograd) or a NumPy array
+(a *tensor*). Every operation returns a new ``Value`` remembering its parents,
+the name of the operation and a backward rule. ``backward()`` walks the DAG in
+reverse topological order (iteratively: a chain of a million nodes works).
+
+Design notes (why it looks like this):
+
+* A backward rule is a plain module-level function ``rule(g, out, ctx, *inputs)``
+  returning one gradient per input. Nodes hold no closures, so a node never
+  refers back to itself: there are no reference cycles, the garbage collector
+  has nothing to chase, and a graph is freed the moment it is unreachable.
+* Rules are written with operators and ``.sum``/``.reshape`` only, so the same
+  rule runs on raw floats/arrays (ordinary backward) and on ``Value`` objects
+  (``create_graph=True``), which records the backward pass for higher-order
+  gradients. One copy of the math serves both.
+* Everything every op shares lives in one place (``_backprop``): skipping inputs
+  that need no gradient, un-broadcasting a gradient to its input's shape,
+  keeping the input's dtype, accumulating over reused nodes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Value",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "grad",
+    "concatenate",
+    "stack",
+    "where",
+]
+
+_GRAD_ENABLED = True
+_ANOMALY = False
+
+Number = int | float
+
+
+# ----------------------------------------------------------------------------
+# global switches
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Record nothing inside the block: results have ``requires_grad=False``."""
+    global _GRAD_ENABLED
+    previous, _GRAD_ENABLED = _GRAD_ENABLED, False
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record operations inside the block even within ``no_grad``."""
+    global _GRAD_ENABLED
+    previous, _GRAD_ENABLED = _GRAD_ENABLED, True
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED = previous
+
+
+def is_grad_enabled() -> bool:
+    """True when new operations are being recorded."""
+    return _GRAD_ENABLED
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise ``FloatingPointError`` naming the first op whose value or gradient is not finite."""
+    global _ANOMALY
+    previous, _ANOMALY = _ANOMALY, True
+    try:
+        yield
+    finally:
+        _ANOMALY = previous
+
+
+def _check_finite(data: Any, what: str) -> None:
+    if type(data) is float:
+        ok = math.isfinite(data)
+    else:
+        ok = bool(np.isfinite(data).all())
+    if not ok:
+        raise FloatingPointError(f"anomaly: {what} produced a non-finite value (inf or nan)")
+
+
+# ----------------------------------------------------------------------------
+# helpers shared by the rules: each works on raw data and on Values alike
+
+
+def _raw(x: Any) -> Any:
+    """The plain float/array behind ``x`` (used for masks, which carry no gradient)."""
+    return x.data if isinstance(x, Value) else x
+
+
+def _mask(condition: Any, like: Any) -> Any:
+    """A 0/1 mask in ``like``'s dtype: a float for scalars, an array for tensors."""
+    like = _raw(like)
+    if type(like) is float:
+        return 1.0 if condition else 0.0
+    return np.asarray(condition).astype(like.dtype)
+
+
+def _exp(x: Any) -> Any:
+    return x.exp() if isinstance(x, Value) else _np_exp(x)
+
+
+def _sigmoid(x: Any) -> Any:
+    return x.sigmoid() if isinstance(x, Value) else _np_sigmoid(x)
+
+
+def _softmax(x: Any, axis: int) -> Any:
+    return x.softmax(axis) if isinstance(x, Value) else _np_softmax(x, axis)
+
+
+def _swap_last(x: Any) -> Any:
+    """Swap the last two axes (matrix transpose of a batch)."""
+    if isinstance(x, Value):
+        axes = list(range(x.ndim))
+        axes[-1], axes[-2] = axes[-2], axes[-1]
+        return x.transpose(axes)
+    return x.swapaxes(-1, -2)
+
+
+def _np_exp(x: Any) -> Any:
+    if type(x) is float:
+        try:
+            return math.exp(x)
+        except OverflowError:
+            return math.inf
+    return np.exp(x)
+
+
+def _np_sigmoid(x: Any) -> Any:
+    """sigma(x) = 1 / (1 + e^-x), evaluated without overflow for large |x|."""
+    if type(x) is float:
+        if x >= 0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def _np_logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    m = x.max(axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype, copy=False)
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else out.squeeze(axis=axis)
+
+
+def _scalar_unary(math_fn: Callable[[float], float], np_fn: Callable[[Any], Any]) -> Callable:
+    """A float function that behaves like NumPy at the edges (nan/inf, not an exception)."""
+
+    def fn(x: float) -> float:
+        try:
+            return math_fn(x)
+        except (ValueError, OverflowError):
+            with np.errstate(all="ignore"):
+                return float(np_fn(x))
+
+    return fn
+
+
+_log = _scalar_unary(math.log, np.log)
+
+
+def _unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a gradient over the axes along which its input was broadcast."""
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    return tuple(a % ndim if ndim else a for a in axis)
+
+
+# ----------------------------------------------------------------------------
+# backward rules: rule(g, out, ctx, *inputs) -> one gradient per input.
+# ``out`` and ``inputs`` are raw data in ordinary backward and Values under
+# create_graph; rules use only operations both support.
+
+
+def _add_bw(g, out, ctx, a, b):
+    return g, g
+
+
+def _mul_bw(g, out, ctx, a, b):
+    return g * b, g * a
+
+
+def _neg_bw(g, out, ctx, a):
+    return (-g,)
+
+
+def _pow_bw(g, out, ctx, a, b):
+    """d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b ln a."""
+    need_a, need_b = ctx
+    ga = g * b * _pow_any(a, b - 1.0) if need_a else None
+    gb = g * out * _log_any(a) if need_b else None
+    return ga, gb
+
+
+def _pow_any(a: Any, b: Any) -> Any:
+    """a ** b that gives inf/nan like NumPy instead of raising on floats."""
+    if isinstance(a, Value) or isinstance(b, Value):
+        return _as_value(a) ** b
+    if type(a) is float and type(b) is float:
+        try:
+            r = a**b
+            return math.nan if type(r) is complex else r
+        except (ZeroDivisionError, OverflowError):
+            pass
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = np.power(a, b)
+    return float(r) if type(a) is float and type(b) is float else r
+
+
+def _log_any(x: Any) -> Any:
+    if isinstance(x, Value):
+        return x.log()
+    if type(x) is float:
+        return _log(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(x)
+
+
+def _matmul_bw(g, out, ctx, a, b):
+    """For C = A @ B: dA = G @ B^T, dB = A^T @ G (1-D operands are promoted, then squeezed)."""
+    need_a, need_b = ctx
+    a_vec, b_vec = a.ndim == 1, b.ndim == 1
+    if a_vec and b_vec:  # inner product: g is 0-d
+        return (g * b if need_a else None), (g * a if need_b else None)
+    if a_vec:
+        a = a.reshape((1,) + a.shape)
+        g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
+    if b_vec:
+        b = b.reshape(b.shape + (1,))
+        g = g.reshape(g.shape + (1,))
+    ga = g @ _swap_last(b) if need_a else None
+    gb = _swap_last(a) @ g if need_b else None
+    if b_vec and gb is not None:
+        gb = gb.reshape(gb.shape[:-1])
+    return ga, gb
+
+
+def _exp_bw(g, out, ctx, a):
+    return (g * out,)
+
+
+def _log_bw(g, out, ctx, a):
+    """d/dx ln x = 1/x."""
+    return (g * _pow_any(a, -1.0),)
+
+
+def _abs_bw(g, out, ctx, a):
+    x = _raw(a)
+    sign = (1.0 if x > 0 else -1.0 if x < 0 else 0.0) if type(x) is float else np.sign(x)
+    return (g * sign,)
+
+
+def _tanh_bw(g, out, ctx, a):
+    """d/dx tanh(x) = 1 - tanh(x)^2."""
+    return (g * (1.0 - out * out),)
+
+
+def _sigmoid_bw(g, out, ctx, a):
+    """d/dx sigma(x) = sigma(x) (1 - sigma(x))."""
+    return (g * (out * (1.0 - out)),)
+
+
+def _relu_bw(g, out, ctx, a):
+    return (g * _mask(_raw(a) > 0, a),)
+
+
+def _leaky_relu_bw(g, out, ctx, a):
+    alpha = ctx
+    pos = _mask(_raw(a) > 0, a)
+    return (g * (pos + alpha * (1.0 - pos)),)
+
+
+def _elu_bw(g, out, ctx, a):
+    """d/dx elu(x) = 1 for x > 0, else alpha e^x = elu(x) + alpha."""
+    alpha = ctx
+    pos = _mask(_raw(a) > 0, a)
+    return (g * (pos + (1.0 - pos) * (out + alpha)),)
+
+
+def _softplus_bw(g, out, ctx, a):
+    """d/dx log(1 + e^x) = sigma(x)."""
+    return (g * _sigmoid(a),)
+
+
+def _clip_bw(g, out, ctx, a):
+    lo, hi = ctx
+    x = _raw(a)
+    inside = True
+    if lo is not None:
+        inside = inside & (x >= lo)
+    if hi is not None:
+        inside = inside & (x <= hi)
+    return (g * _mask(inside, a),)
+
+
+def _sum_bw(g, out, ctx, a):
+    axes, keepdims = ctx
+    shape = a.shape
+    if not keepdims:
+        g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    return (_broadcast_any(g, shape),)
+
+
+def _broadcast_any(x: Any, shape: tuple[int, ...]) -> Any:
+    if isinstance(x, Value):
+        return x.broadcast_to(shape)
+    return np.broadcast_to(x, shape)
+
+
+def _broadcast_bw(g, out, ctx, a):
+    return (_unbroadcast(g, a.shape),)
+
+
+def _max_bw(g, out, ctx, a):
+    """The gradient goes to the maxima, shared equally among ties."""
+    axes, keepdims = ctx
+    x = _raw(a)
+    m = _raw(out)
+    if not keepdims:
+        keep = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        m = m.reshape(keep)
+        g = g.reshape(keep)
+    hit = (x == m).astype(x.dtype)
+    hit /= hit.sum(axis=axes, keepdims=True)
+    return (g * hit,)
+
+
+def _reshape_bw(g, out, ctx, a):
+    return (g.reshape(a.shape),)
+
+
+def _transpose_bw(g, out, ctx, a):
+    inverse = tuple(np.argsort(ctx))
+    return (g.transpose(inverse),)
+
+
+def _getitem_bw(g, out, ctx, a):
+    return (_scatter(g, ctx, a.shape),)
+
+
+def _scatter(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    """Place ``g`` at ``index`` in zeros of ``shape`` (adding repeats): the adjoint of indexing."""
+    if isinstance(g, Value):
+        return Value._make(
+            _np_scatter(g.data, index, shape), (g,), "scatter", _scatter_bw, index
+        )
+    return _np_scatter(g, index, shape)
+
+
+def _np_scatter(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+    z = np.zeros(shape, dtype=g.dtype)
+    np.add.at(z, index, g)
+    return z
+
+
+def _scatter_bw(g, out, ctx, a):
+    return (g[ctx],)
+
+
+def _softmax_bw(g, out, ctx, a):
+    """For s = softmax(x): dx = s * (g - sum(g * s))."""
+    axis = ctx
+    return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+
+
+def _logsumexp_bw(g, out, ctx, a):
+    """d/dx log sum e^x = softmax(x)."""
+    axes, keepdims = ctx
+    if not keepdims:
+        keep = tuple(1 if i in axes else n for i, n in enumerate(a.shape))
+        g = g.reshape(keep)
+        out = out.reshape(keep)
+    return (g * _exp(a - out),)
+
+
+def _concat_bw(g, out, ctx, *inputs):
+    axis, bounds = ctx
+    parts = []
+    for start, stop in bounds:
+        index = [slice(None)] * g.ndim
+        index[axis] = slice(start, stop)
+        parts.append(g[tuple(index)])
+    return tuple(parts)
+
+
+def _stack_bw(g, out, ctx, *inputs):
+    axis = ctx
+    parts = []
+    for i in range(len(inputs)):
+        index = [slice(None)] * g.ndim
+        index[axis] = i
+        parts.append(g[tuple(index)])
+    return tuple(parts)
+
+
+def _where_bw(g, out, ctx, a, b):
+    cond = ctx
+    m = _mask(cond, out)
+    return g * m, g * (1.0 - m)
+
+
+# ----------------------------------------------------------------------------
+# the Value type
+
+
+def _as_data(data: Any, dtype: Any = None) -> Any:
+    """Python numbers become floats (scalar Values); anything else a float ndarray.
+
+    Giving a ``dtype`` always makes a tensor (a number becomes a 0-d array).
+    """
+    if isinstance(data, Value):
+        data = data.data
+    if dtype is None:
+        if type(data) is float:
+            return data
+        if isinstance(data, (bool, int, float)) and not isinstance(data, np.generic):
+            return float(data)
+    arr = np.asarray(data, dtype=dtype)
+    if dtype is None and arr.dtype.kind not in "fc":
+        if arr.dtype.kind not in "biu":
+            raise TypeError(
+                f"Value expects a number or a numeric array, received dtype {arr.dtype}"
+            )
+        arr = arr.astype(np.float64)
+    return arr
+
+
+class Value:
+    """A node of the computational graph: data, gradient, and how it was made.
+
+    ``Value(2.0)`` is a scalar (``.data`` and ``.grad`` are floats);
+    ``Value(np.ones((3, 2), np.float32))`` is a tensor (``.data`` and ``.grad`` are
+    arrays of that shape and dtype). Data inputs that need no gradient are made
+    with ``requires_grad=False`` and cost no gradient work.
+
+    >>> x = Value(3.0, label="x")
+    >>> y = x * x + 2 * x
+    >>> y.backward()
+    >>> x.grad            # dy/dx = 2x + 2
+    8.0
+    """
+
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "label",
+        "_op",
+        "_parents",
+        "_backward",
+        "_ctx",
+        "_acc",
+        "__weakref__",
+    )
+    __array_ufunc__ = None  # ndarray <op> Value defers to Value's reflected operators
+
+    def __init__(
+        self, data: Any, requires_grad: bool = True, label: str = "", dtype: Any = None
+    ) -> None:
+        self.data = _as_data(data, dtype)
+        self.grad = 0.0 if type(self.data) is float else None
+        self.requires_grad = bool(requires_grad)
+        self.label = label
+        self._op = ""
+        self._parents: tuple[Value, ...] = ()
+        self._backward = None
+        self._ctx = None
+        self._acc = None
+
+    @staticmethod
+    def _make(
+        data: Any, parents: tuple[Value, ...], op: str, backward: Callable, ctx: Any = None
+    ) -> Value:
+        """Create the result of an operation; record the graph only if a gradient can flow.
+
+        This is the extension point for new ops: compute ``data`` from the parents'
+        data, and give ``backward(g, out, ctx, *inputs) -> grads`` (see module doc).
+        """
+        out = Value.__new__(Value)
+        if type(data) is not float:
+            data = np.asarray(data)
+        out.data = data
+        out.grad = 0.0 if type(data) is float else None
+        out.label = ""
+        out._op = op
+        out._acc = None
+        if _ANOMALY:
+            _check_finite(data, f"operation '{op}'")
+        if _GRAD_ENABLED:
+            for p in parents:
+                if p.requires_grad:
+                    out.requires_grad = True
+                    out._parents = parents
+                    out._backward = backward
+                    out._ctx = ctx
+                    return out
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
+        out._ctx = None
+        return out
+
+    # -- introspection ---------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``()`` for scalars, the array's shape for tensors."""
+        return () if type(self.data) is float else self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return 0 if type(self.data) is float else self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return 1 if type(self.data) is float else self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float64) if type(self.data) is float else self.data.dtype
+
+    @property
+    def is_scalar(self) -> bool:
+        """True for a micrograd-style scalar Value (``.data`` is a Python float)."""
+        return type(self.data) is float
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for Values made by the user rather than by an operation."""
+        return self._backward is None
+
+    @property
+    def op(self) -> str:
+        """The operation that made this Value ('' for leaves)."""
+        return self._op
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The Values this one was computed from (empty when nothing was recorded)."""
+        return self._parents
+
+    def __len__(self) -> int:
+        if type(self.data) is float:
+            raise TypeError("len() of a scalar Value")
+        return len(self.data)
+
+    def item(self) -> float:
+        """The value as a Python float (tensors must hold exactly one element)."""
+        if type(self.data) is float:
+            return self.data
+        if self.data.size != 1:
+            raise ValueError(
+                f"item() needs a Value with one element, received shape {self.data.shape}"
+            )
+        return float(self.data.reshape(()))
+
+    def __float__(self) -> float:
+        return self.item()
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (a 0-d array for scalars)."""
+        return np.asarray(self.data)
+
+    def tolist(self) -> Any:
+        return self.data if type(self.data) is float else self.data.tolist()
+
+    def __repr__(self) -> str:
+        name = f", label={self.label!r}" if self.label else ""
+        if type(self.data) is float:
+            return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{name})"
+        op = f", op={self._op!r}" if self._op else ""
+        return f"Value(shape={self.data.shape}, dtype={self.data.dtype}{op}{name})"
+
+    # -- graph control ---------------------------------------------------------
+
+    def detach(self) -> Value:
+        """The same data, cut from the graph (no gradient flows through it)."""
+        return Value(self.data, requires_grad=False, label=self.label)
+
+    def requires_grad_(self, flag: bool = True) -> Value:
+        self.requires_grad = bool(flag)
+        return self
+
+    def zero_grad(self) -> None:
+        """Reset this Value's gradient (0.0 for scalars, zeros for tensors)."""
+        self.grad = 0.0 if type(self.data) is float else np.zeros_like(self.data)
+
+    def backward(self, grad: Any = None, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(v) into ``v.grad`` for every Value ``v`` upstream.
+
+        ``grad`` is d(loss)/d(self); it defaults to 1 and is required for tensors
+        with more than one element. With ``create_graph=True`` the backward pass
+        is itself recorded and ``.grad`` holds Values, so gradients can be
+        differentiated again (``x.grad.backward()``).
+        """
+        order = self._prepare(grad)
+        seed = self._seed(grad, create_graph)
+        _backprop(self, order, seed, create_graph)
+        for node in order:
+            g = node._acc
+            node._acc = None
+            if g is None:
+                continue
+            if type(node.data) is not float and not isinstance(g, Value):
+                # a leaf's gradient is its own array (an op may hand the same array
+                # to several inputs); intermediate gradients are kept as they come
+                g = np.array(g, dtype=node.data.dtype) if node._backward is None else np.asarray(g)
+            current = node.grad
+            if current is None or (type(current) is float and current == 0.0):
+                node.grad = g
+            else:
+                node.grad = current + g
+
+    def _prepare(self, grad: Any) -> list[Value]:
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a Value that does not require grad: nothing upstream "
+                "needs a gradient (was it computed under no_grad() or from detached data?)"
+            )
+        if grad is None and self.size != 1:
+            raise RuntimeError(
+                f"backward() on a tensor of shape {self.shape} needs a `grad` of that "
+                "shape (the gradient of the final loss with respect to this Value)"
+            )
+        return _topological_order(self)
+
+    def _seed(self, grad: Any, create_graph: bool) -> Any:
+        if grad is None:
+            seed = 1.0 if type(self.data) is float else np.ones_like(self.data)
+        else:
+            seed = grad.data if isinstance(grad, Value) else grad
+            if type(self.data) is float:
+                seed = float(np.asarray(seed).reshape(()))
+            else:
+                seed = np.asarray(seed, dtype=self.data.dtype)
+                if seed.shape != self.data.shape:
+                    raise ValueError(
+                        f"backward() received a grad of shape {seed.shape}, "
+                        f"expected the Value's shape {self.data.shape}"
+                    )
+        if create_graph:
+            return grad if isinstance(grad, Value) else Value(seed, requires_grad=False)
+        return seed
+
+    # -- arithmetic ------------------------------------------------------------
+
+    def __add__(self, other: Any) -> Value:
+        other = other if type(other) is Value else _const(other)
+        return Value._make(self.data + other.data, (self, other), "+", _add_bw)
+
+    def __radd__(self, other: Any) -> Value:
+        return _const(other) + self
+
+    def __mul__(self, other: Any) -> Value:
+        other = other if type(other) is Value else _const(other)
+        return Value._make(self.data * other.data, (self, other), "*", _mul_bw)
+
+    def __rmul__(self, other: Any) -> Value:
+        return _const(other) * self
+
+    def __neg__(self) -> Value:
+        return Value._make(-self.data, (self,), "neg", _neg_bw)
+
+    def __sub__(self, other: Any) -> Value:
+        if type(other) is not Value:
+            return self + _const(-_as_data(other))
+        return self + (-other)
+
+    def __rsub__(self, other: Any) -> Value:
+        return _const(other) + (-self)
+
+    def __truediv__(self, other: Any) -> Value:
+        if type(other) is not Value:
+            other = _as_data(other)
+            if type(other) is float:
+                return self * (1.0 / other)
+            other = _const(other)
+        return self * other**-1.0
+
+    def __rtruediv__(self, other: Any) -> Value:
+        return _const(other) * self**-1.0
+
+    def __pow__(self, other: Any) -> Value:
+        """a ** b, with gradients to both the base and (if it is a Value) the exponent."""
+        other = other if type(other) is Value else _const(other)
+        data = _pow_any(self.data, other.data)
+        ctx = (self.requires_grad, other.requires_grad)
+        return Value._make(data, (self, other), "**", _pow_bw, ctx)
+
+    def __rpow__(self, other: Any) -> Value:
+        return _const(other) ** self
+
+    def __matmul__(self, other: Any) -> Value:
+        """Matrix product with NumPy's rules (1-D operands, batch broadcasting)."""
+        other = other if type(other) is Value else _const(other)
+        a, b = self.data, other.data
+        if type(a) is float or type(b) is float:
+            raise ValueError("@ needs tensors with at least one dimension, received a scalar Value")
+        ka = a.shape[-1]
+        kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if ka != kb:
+            raise ValueError(
+                f"matmul shape mismatch: {a.shape} @ {b.shape} "
+                f"(inner dimensions {ka} and {kb} differ)"
+            )
+        ctx = (self.requires_grad, other.requires_grad)
+        return Value._make(a @ b, (self, other), "@", _matmul_bw, ctx)
+
+    def __rmatmul__(self, other: Any) -> Value:
+        return _const(other) @ self
+
+    # comparisons give plain booleans/arrays: they carry no gradient.
+    # ``==`` keeps identity semantics so Values can live in sets and dicts.
+    def __lt__(self, other: Any) -> Any:
+        return self.data < _raw(other)
+
+    def __le__(self, other: Any) -> Any:
+        return self.data <= _raw(other)
+
+    def __gt__(self, other: Any) -> Any:
+        return self.data > _raw(other)
+
+    def __ge__(self, other: Any) -> Any:
+        return self.data >= _raw(other)
+
+    __hash__ = object.__hash__
+
+    # -- elementwise functions -------------------------------------------------
+
+    def exp(self) -> Value:
+        """e^x;  d/dx e^x = e^x."""
+        return Value._make(_np_exp(self.data), (self,), "exp", _exp_bw)
+
+    def log(self) -> Value:
+        """Natural log (nan/-inf outside its domain, like NumPy);  d/dx ln x = 1/x."""
+        x = self.data
+        if type(x) is float:
+            data = _log(x)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                data = np.log(x)
+        return Value._make(data, (self,), "log", _log_bw)
+
+    def sqrt(self) -> Value:
+        """x^(1/2);  d/dx sqrt(x) = 1 / (2 sqrt(x))."""
+        return self**0.5
+
+    def abs(self) -> Value:
+        """|x|;  d/dx |x| = sign(x) (0 at 0)."""
+        return Value._make(abs(self.data), (self,), "abs", _abs_bw)
+
+    __abs__ = abs
+
+    def tanh(self) -> Value:
+        """tanh(x);  d/dx tanh(x) = 1 - tanh(x)^2."""
+        x = self.data
+        data = math.tanh(x) if type(x) is float else np.tanh(x)
+        return Value._make(data, (self,), "tanh", _tanh_bw)
+
+    def sigmoid(self) -> Value:
+        """sigma(x) = 1 / (1 + e^-x), stable for large |x|;  sigma' = sigma (1 - sigma)."""
+        return Value._make(_np_sigmoid(self.data), (self,), "sigmoid", _sigmoid_bw)
+
+    def relu(self) -> Value:
+        """max(0, x);  gradient 1 where x > 0, else 0."""
+        x = self.data
+        data = (x if x > 0 else 0.0) if type(x) is float else np.maximum(x, 0)
+        return Value._make(data, (self,), "relu", _relu_bw)
+
+    def leaky_relu(self, alpha: float = 0.01) -> Value:
+        """x for x > 0, alpha x otherwise (Keras' LeakyReLU uses alpha=0.3; PyTorch 0.01)."""
+        x = self.data
+        data = (x if x > 0 else alpha * x) if type(x) is float else np.where(x > 0, x, alpha * x)
+        return Value._make(data, (self,), "leaky_relu", _leaky_relu_bw, float(alpha))
+
+    def elu(self, alpha: float = 1.0) -> Value:
+        """x for x > 0, alpha (e^x - 1) otherwise."""
+        x = self.data
+        if type(x) is float:
+            data = x if x > 0 else alpha * math.expm1(x)
+        else:
+            data = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+        return Value._make(data, (self,), "elu", _elu_bw, float(alpha))
+
+    def selu(self) -> Value:
+        """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
+        return 1.0507009873554805 * self.elu(1.6732632423543772)
+
+    def softplus(self) -> Value:
+        """log(1 + e^x) computed as max(x, 0) + log1p(e^-|x|);  d/dx = sigma(x)."""
+        x = self.data
+        if type(x) is float:
+            data = max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+        else:
+            data = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+        return Value._make(data, (self,), "softplus", _softplus_bw)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Value:
+        """Limit to [min, max]; the gradient passes only where the input lies inside."""
+        x = self.data
+        if type(x) is float:
+            data = x
+            if min is not None and data < min:
+                data = float(min)
+            if max is not None and data > max:
+                data = float(max)
+        else:
+            data = np.clip(x, min, max)
+        return Value._make(data, (self,), "clip", _clip_bw, (min, max))
+
+    # -- reductions and shape --------------------------------------------------
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Value:
+        """Sum over ``axis`` (all axes by default); the gradient is broadcast back."""
+        x = self._tensor_data("sum")
+        axes = _normalize_axis(axis, x.ndim)
+        data = x.sum(axis=axes, keepdims=keepdims)
+        return Value._make(data, (self,), "sum", _sum_bw, (axes, keepdims))
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Value:
+        """Sum divided by the number of elements summed."""
+        x = self._tensor_data("mean")
+        axes = _normalize_axis(axis, x.ndim)
+        count = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / max(count, 1))
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Value:
+        """Largest element over ``axis``; ties share the gradient equally."""
+        x = self._tensor_data("max")
+        axes = _normalize_axis(axis, x.ndim)
+        data = x.max(axis=axes, keepdims=keepdims)
+        return Value._make(data, (self,), "max", _max_bw, (axes, keepdims))
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Value:
+        """Smallest element over ``axis``: -max(-x)."""
+        return -((-self).max(axis=axis, keepdims=keepdims))
+
+    def logsumexp(self, axis: Any = -1, keepdims: bool = False) -> Value:
+        """log sum e^x, stabilised by subtracting the max;  d/dx = softmax(x)."""
+        x = self._tensor_data("logsumexp")
+        axes = _normalize_axis(axis, x.ndim)
+        data = _np_logsumexp(x, axes, keepdims)
+        return Value._make(data, (self,), "logsumexp", _logsumexp_bw, (axes, keepdims))
+
+    def softmax(self, axis: int = -1) -> Value:
+        """e^x / sum e^x along ``axis`` (max-shifted: no overflow)."""
+        x = self._tensor_data("softmax")
+        return Value._make(_np_softmax(x, axis), (self,), "softmax", _softmax_bw, axis)
+
+    def log_softmax(self, axis: int = -1) -> Value:
+        """x - logsumexp(x): finite even where softmax underflows to 0."""
+        return self - self.logsumexp(axis=axis, keepdims=True)
+
+    def reshape(self, *shape: Any) -> Value:
+        x = self._tensor_data("reshape")
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return Value._make(x.reshape(shape), (self,), "reshape", _reshape_bw)
+
+    def flatten(self) -> Value:
+        return self.reshape(-1)
+
+    def transpose(self, *axes: Any) -> Value:
+        """Permute axes (reverse them by default)."""
+        x = self._tensor_data("transpose")
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        axes = tuple(axes) if axes else tuple(reversed(range(x.ndim)))
+        return Value._make(x.transpose(axes), (self,), "transpose", _transpose_bw, axes)
+
+    @property
+    def T(self) -> Value:
+        return self.transpose()
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Value:
+        x = self._tensor_data("broadcast_to")
+        return Value._make(np.broadcast_to(x, shape), (self,), "broadcast", _broadcast_bw)
+
+    def __getitem__(self, index: Any) -> Value:
+        x = self._tensor_data("indexing")
+        if isinstance(index, Value):
+            index = index.data
+        if isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Value) else i for i in index)
+        return Value._make(x[index], (self,), "getitem", _getitem_bw, index)
+
+    def _tensor_data(self, what: str) -> np.ndarray:
+        x = self.data
+        if type(x) is float:
+            raise TypeError(f"{what} needs a tensor Value; this is a scalar Value ({x!r})")
+        return x
+
+
+def _const(x: Any) -> Value:
+    """Wrap a number or array as a Value that needs no gradient."""
+    v = Value.__new__(Value)
+    v.data = _as_data(x)
+    v.grad = 0.0 if type(v.data) is float else None
+    v.requires_grad = False
+    v.label = ""
+    v._op = ""
+    v._parents = ()
+    v._backward = None
+    v._ctx = None
+    v._acc = None
+    return v
+
+
+def _as_value(x: Any) -> Value:
+    return x if isinstance(x, Value) else _const(x)
+
+
+# ----------------------------------------------------------------------------
+# functions of several Values
+
+
+def concatenate(values: Sequence[Any], axis: int = 0) -> Value:
+    """Join tensors along an existing axis (like ``np.concatenate``)."""
+    vs = tuple(_as_value(v) for v in values)
+    if not vs:
+        raise ValueError("concatenate needs at least one Value")
+    datas = [np.atleast_1d(v.data) for v in vs]
+    data = np.concatenate(datas, axis=axis)
+    axis = axis % data.ndim
+    bounds, start = [], 0
+    for d in datas:
+        bounds.append((start, start + d.shape[axis]))
+        start += d.shape[axis]
+    return Value._make(data, vs, "concatenate", _concat_bw, (axis, tuple(bounds)))
+
+
+def stack(values: Sequence[Any], axis: int = 0) -> Value:
+    """Join Values (scalars or tensors of one shape) along a new axis (like ``np.stack``)."""
+    vs = tuple(_as_value(v) for v in values)
+    if not vs:
+        raise ValueError("stack needs at least one Value")
+    data = np.stack([np.asarray(v.data) for v in vs], axis=axis)
+    return Value._make(data, vs, "stack", _stack_bw, axis % data.ndim)
+
+
+def where(condition: Any, a: Any, b: Any) -> Value:
+    """Elementwise ``a`` where ``condition`` holds, else ``b``; the gradient follows the choice."""
+    a, b = _as_value(a), _as_value(b)
+    cond = np.asarray(_raw(condition), dtype=bool)
+    data = np.where(cond, a.data, b.data)
+    return Value._make(data, (a, b), "where", _where_bw, cond)
+
+
+# ----------------------------------------------------------------------------
+# reverse-mode differentiation
+
+
+def _topological_order(root: Value) -> list[Value]:
+    """Nodes that need a gradient, each after all of its parents (iterative DFS)."""
+    order: list[Value] = []
+    seen = {id(root)}
+    stack = [(root, iter(root._parents))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                stack.append((p, iter(p._parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _backprop(root: Value, order: list[Value], seed: Any, create_graph: bool) -> None:
+    """Fill ``node._acc`` with d(root)/d(node) for every node in ``order``."""
+    root._acc = seed
+    context = enable_grad() if create_graph else no_grad()
+    with context:
+        for node in reversed(order):
+            rule = node._backward
+            g = node._acc
+            if rule is None or g is None:
+                continue
+            parents = node._parents
+            if create_graph:
+                grads = rule(g, node, node._ctx, *parents)
+            else:
+                grads = rule(g, node.data, node._ctx, *[p.data for p in parents])
+            for p, pg in zip(parents, grads):
+                if pg is None or not p.requires_grad:
+                    continue
+                pdata = p.data
+                if type(pdata) is float:
+                    if isinstance(pg, Value):
+                        if type(pg.data) is not float:
+                            pg = pg.sum()
+                    elif type(pg) is not float:
+                        pg = float(np.sum(pg))
+                else:
+                    if type(pg) is float:
+                        pg = np.full(pdata.shape, pg, dtype=pdata.dtype)
+                    elif pg.shape != pdata.shape:
+                        pg = _unbroadcast(pg, pdata.shape)
+                    if not create_graph and pg.dtype != pdata.dtype:
+                        pg = pg.astype(pdata.dtype)
+                if _ANOMALY:
+                    _check_finite(_raw(pg), f"the gradient of operation '{node._op}'")
+                acc = p._acc
+                p._acc = pg if acc is None else acc + pg
+
+
+def grad(
+    output: Value,
+    inputs: Sequence[Value] | Value,
+    grad_output: Any = None,
+    create_graph: bool = False,
+) -> list[Any]:
+    """d(output)/d(input) for each input, without touching any ``.grad``.
+
+    Like ``torch.autograd.grad``: with ``create_graph=True`` the results are
+    Values that can be differentiated again (second derivatives, Hessian-vector
+    products). An input the output does not depend on gets a zero gradient.
+    """
+    single = isinstance(inputs, Value)
+    inputs = [inputs] if single else list(inputs)
+    order = output._prepare(grad_output)
+    seed = output._seed(grad_output, create_graph)
+    try:
+        _backprop(output, order, seed, create_graph)
+        results = []
+        for v in inputs:
+            g = v._acc
+            if g is None:
+                g = 0.0 if type(v.data) is float else np.zeros_like(v.data)
+                if create_graph:
+                    g = Value(g, requires_grad=False)
+            results.append(g)
+    finally:
+        for node in order:
+            node._acc = None
+    return results[0] if single else results
