@@ -1,19 +1,49 @@
-"""The course demo (grows as the library grows)."""
+"""The course demo: ``python -m tinygrad_mlp demo`` runs the course's exercises in order.
+
+Each exercise is a short script in ``examples/`` that a learner can read on its
+own; the demo runs their ``main(out_dir, quick)`` one after another, so the demo
+and the examples can never disagree.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import time
+from pathlib import Path
+from types import ModuleType
 
-from tinygrad_mlp.engine import Value
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def run_demo(out_dir: str = "tinygrad_mlp_demo", quick: bool = False) -> None:
-    """Exercise 1: one neuron, a_i = g(b_i + sum_k a_k w_k,i), forward and backward."""
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"tinygrad_mlp_example_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the example {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_demo(out_dir: str = "tinygrad_mlp_demo", quick: bool = False) -> list[str]:
+    """Run every course exercise; returns the pictures written to ``out_dir``."""
+    scripts = sorted(EXAMPLES.glob("[0-9][0-9]_*.py"))
+    if not scripts:
+        raise FileNotFoundError(
+            f"the course examples were not found in {EXAMPLES}; the demo runs from a "
+            'source checkout installed with pip install -e ".[dev,plot]"'
+        )
     os.makedirs(out_dir, exist_ok=True)
-    x1, x2 = Value(1.0, requires_grad=False, label="x1"), Value(0.0, requires_grad=False, label="x2")
-    w1, w2, b = Value(0.5, label="w1"), Value(0.5, label="w2"), Value(1.0, label="b")
-    a = (x1 * w1 + x2 * w2 + b).sigmoid()
-    a.label = "a"
-    a.backward()
-    print(f"one neuron: sigmoid(1*0.5 + 0*0.5 + 1) = {a.data:.4f}")
-    print(f"gradients: da/dw1 = {w1.grad:.4f}, da/dw2 = {w2.grad:.4f}, da/db = {b.grad:.4f}")
+    start = time.perf_counter()
+    for script in scripts:
+        module = _load(script)
+        title = (module.__doc__ or script.stem).strip().splitlines()[0]
+        print(f"\n{'=' * 78}\n{title}\n{'=' * 78}")
+        module.main(out_dir=out_dir, quick=quick)
+    pictures = sorted(str(p) for p in Path(out_dir).glob("*") if p.suffix in {".png", ".svg"})
+    print(f"\n{'=' * 78}")
+    elapsed = time.perf_counter() - start
+    print(f"demo finished in {elapsed:.1f}s; pictures in {os.path.abspath(out_dir)}:")
+    for picture in pictures:
+        print(f"  {picture}")
+    return pictures
