@@ -29,10 +29,14 @@ Callbacks never import ``models``: they only use the model's public methods
 
 from __future__ import annotations
 
+import csv
+import inspect
 import math
+import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -43,6 +47,13 @@ __all__ = [
     "History",
     "Progbar",
     "ProgbarLogger",
+    "EarlyStopping",
+    "TerminateOnNaN",
+    "ModelCheckpoint",
+    "LearningRateScheduler",
+    "ReduceLROnPlateau",
+    "CSVLogger",
+    "LambdaCallback",
 ]
 
 Logs = dict[str, Any] | None
@@ -589,3 +600,553 @@ class ProgbarLogger(Callback):
     def on_predict_end(self, logs: Logs = None) -> None:
         if self.verbose:
             self._finish(None)
+
+
+# ----------------------------------------------------------------------------
+# shared helpers for callbacks that watch a logged quantity
+
+_MAX_WORDS = ("acc", "auc", "precision", "recall", "f1", "r2")
+
+
+def _resolve_mode(mode: str, monitor: str, owner: str) -> str:
+    """'min' or 'max'; ``'auto'`` is 'max' for accuracy-like names, else 'min'."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{owner} mode must be one of 'auto', 'min', 'max', received {mode!r}")
+    if mode != "auto":
+        return mode
+    name = monitor.lower()
+    return "max" if any(word in name for word in _MAX_WORDS) else "min"
+
+
+def _missing_key_message(owner: str, monitor: str, logs: Logs) -> str:
+    available = ", ".join(sorted(logs or {})) or "(none)"
+    hint = ""
+    if monitor.startswith("val_"):
+        hint = " (val_ values need validation_data or validation_split in fit)"
+    return (
+        f"{owner} is monitoring {monitor!r}, which is not in the logs{hint}. "
+        f"Available keys: {available}"
+    )
+
+
+def _get_lr(model: Any, owner: str) -> float:
+    """The optimizer's current learning rate as a float (a schedule is evaluated)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not hasattr(optimizer, "learning_rate"):
+        raise AttributeError(
+            f"{owner} needs a compiled model whose optimizer has a 'learning_rate' attribute, "
+            f"received optimizer {optimizer!r}"
+        )
+    lr = optimizer.learning_rate
+    if callable(lr):
+        lr = lr(getattr(optimizer, "iterations", 0))
+    return float(lr)
+
+
+def _set_lr(model: Any, value: float, owner: str) -> None:
+    optimizer = model.optimizer
+    if callable(optimizer.learning_rate):
+        raise TypeError(
+            f"{owner} cannot change the learning rate of an optimizer that uses a schedule "
+            f"({optimizer.learning_rate!r}); give the optimizer a float learning_rate instead"
+        )
+    optimizer.learning_rate = float(value)
+
+
+# ----------------------------------------------------------------------------
+# EarlyStopping
+
+
+class EarlyStopping(Callback):
+    """Stops training when the monitored quantity has stopped improving.
+
+    An epoch improves on the best value so far when
+    ``current < best - min_delta`` (mode 'min') or ``current > best + min_delta``
+    (mode 'max'); ``mode='auto'`` means 'max' for accuracy-like names
+    (``accuracy``, ``val_binary_accuracy``, ``auc``...) and 'min' otherwise.
+    After ``patience`` epochs without improvement, ``model.stop_training`` is set.
+    With ``baseline``, training also stops when the quantity has not beaten the
+    baseline within ``patience`` epochs. Epochs before ``start_from_epoch`` are
+    ignored (a warm-up). With ``restore_best_weights`` the model gets back the
+    weights of its best epoch when training ends (Keras 3's behaviour: also when
+    every epoch ran). After training, ``stopped_epoch`` (0 if it never stopped)
+    and ``best_epoch`` are 0-based epoch indices, as in Keras.
+
+    Example: ``EarlyStopping(monitor='val_loss', patience=5, restore_best_weights=True)``.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
+        super().__init__()
+        if patience < 0:
+            raise ValueError(f"EarlyStopping patience must be >= 0, received {patience}")
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.mode = _resolve_mode(mode, monitor, "EarlyStopping")
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = int(start_from_epoch)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights: list[np.ndarray] | None = None
+        self.best_epoch = 0
+
+    def _is_improvement(self, current: float, reference: float) -> bool:
+        if self.mode == "min":
+            return current < reference - self.min_delta
+        return current > reference + self.min_delta
+
+    def on_train_begin(self, logs: Logs = None) -> None:
+        self._reset()
+
+    def get_monitor_value(self, logs: Logs) -> float | None:
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(
+                _missing_key_message("EarlyStopping", self.monitor, logs),
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        return float(value)
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        current = self.get_monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            # something to restore even if no epoch ever improves on the baseline
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, float(self.baseline)):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: Logs = None) -> None:
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(
+                    "Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
+            self.model.set_weights(self.best_weights)
+
+
+# ----------------------------------------------------------------------------
+# TerminateOnNaN
+
+
+class TerminateOnNaN(Callback):
+    """Stops training as soon as a batch's loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        loss = float(np.asarray(loss, dtype=np.float64).reshape(-1)[0])
+        if not math.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss {loss}, terminating training")
+            self.model.stop_training = True
+
+
+# ----------------------------------------------------------------------------
+# ModelCheckpoint
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model (or only its weights) at the end of every epoch.
+
+    ``filepath`` may hold format fields: ``{epoch:02d}`` (1-based, as Keras) and
+    any key of the epoch logs, e.g. ``'ckpt-{epoch:02d}-{val_loss:.2f}.tgm'``.
+    With ``save_best_only`` the file is written only when the monitored
+    quantity improves (``mode`` as in ``EarlyStopping``; ``initial_value_threshold``
+    is the value to beat first). Calls ``model.save(path)``, or
+    ``model.save_weights(path)`` when ``save_weights_only``. Missing folders are
+    created. ``best`` holds the best value seen.
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike,
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        save_freq: str = "epoch",
+        initial_value_threshold: float | None = None,
+    ) -> None:
+        super().__init__()
+        if save_freq != "epoch":
+            raise ValueError(
+                f"ModelCheckpoint supports save_freq='epoch' only, received {save_freq!r}"
+            )
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.mode = _resolve_mode(mode, monitor, "ModelCheckpoint")
+        self.save_freq = save_freq
+        if initial_value_threshold is not None:
+            self.best = float(initial_value_threshold)
+        else:
+            self.best = math.inf if self.mode == "min" else -math.inf
+
+    def _improved(self, current: float) -> bool:
+        return current < self.best if self.mode == "min" else current > self.best
+
+    def _get_file_path(self, epoch: int, logs: Logs) -> str:
+        try:
+            return self.filepath.format(epoch=epoch + 1, **(logs or {}))
+        except (KeyError, IndexError) as error:
+            available = ", ".join(["epoch", *sorted(logs or {})])
+            raise KeyError(
+                f"ModelCheckpoint filepath {self.filepath!r} uses the field {error}, "
+                f"which is not available; fields available: {available}"
+            ) from None
+
+    def _save(self, path: str) -> None:
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        path = self._get_file_path(epoch, logs)
+        if not self.save_best_only:
+            if self.verbose > 0:
+                print(f"Epoch {epoch + 1}: saving model to {path}")
+            self._save(path)
+            return
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(
+                _missing_key_message("ModelCheckpoint", self.monitor, logs)
+                + "; skipping the save (save_best_only=True)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        current = float(value)
+        if self._improved(current):
+            if self.verbose > 0:
+                print(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} "
+                    f"to {current:.5f}, saving model to {path}"
+                )
+            self.best = current
+            self._save(path)
+        elif self.verbose > 0:
+            print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+
+
+# ----------------------------------------------------------------------------
+# learning-rate callbacks
+
+
+def _accepts_two_arguments(fn: Callable) -> bool:
+    try:
+        inspect.signature(fn).bind(0, 0.0)
+    except TypeError:
+        return False
+    except ValueError:  # no signature available (some builtins): assume Keras' form
+        return True
+    return True
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at the start of every epoch: ``lr = schedule(epoch, lr)``.
+
+    ``schedule`` receives the 0-based epoch index and the current learning rate
+    (a one-argument ``schedule(epoch)`` works too) and returns the new one,
+    which is stored on ``model.optimizer.learning_rate``. The epoch logs get a
+    ``learning_rate`` entry, so ``history.history['learning_rate']`` shows it.
+
+    Example: ``LearningRateScheduler(lambda epoch, lr: lr * 0.9)``.
+    """
+
+    def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(
+                "LearningRateScheduler expects a callable schedule(epoch, lr), "
+                f"received {schedule!r}"
+            )
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
+        lr = _get_lr(self.model, "LearningRateScheduler")
+        if _accepts_two_arguments(self.schedule):
+            new_lr = self.schedule(epoch, lr)
+        else:
+            new_lr = self.schedule(epoch)  # Keras' old one-argument form
+        try:
+            new_lr = float(new_lr)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"LearningRateScheduler's schedule must return a number, received {new_lr!r}"
+            ) from None
+        if not math.isfinite(new_lr):
+            raise ValueError(
+                f"LearningRateScheduler's schedule returned {new_lr} at epoch {epoch}; "
+                "expected a finite number"
+            )
+        _set_lr(self.model, new_lr, "LearningRateScheduler")
+        if self.verbose > 0:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {new_lr}.")
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = _get_lr(self.model, "LearningRateScheduler")
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiplies the learning rate by ``factor`` when a quantity stops improving.
+
+    An epoch improves when ``current < best - min_delta`` (mode 'min') or
+    ``current > best + min_delta`` (mode 'max'). After ``patience`` epochs
+    without improvement: ``lr <- max(lr * factor, min_lr)``, then ``cooldown``
+    epochs pass before waiting starts again. The epoch logs get a
+    ``learning_rate`` entry.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not 0.0 < factor < 1.0:
+            raise ValueError(
+                f"ReduceLROnPlateau factor must be in (0, 1) so it reduces the rate, "
+                f"received {factor}"
+            )
+        if patience < 0 or cooldown < 0 or min_lr < 0:
+            raise ValueError(
+                "ReduceLROnPlateau expects patience, cooldown and min_lr >= 0, received "
+                f"patience={patience}, cooldown={cooldown}, min_lr={min_lr}"
+            )
+        self.monitor = monitor
+        self.factor = float(factor)
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.mode = _resolve_mode(mode, monitor, "ReduceLROnPlateau")
+        self.min_delta = abs(float(min_delta))
+        self.cooldown = int(cooldown)
+        self.min_lr = float(min_lr)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _improved(self, current: float) -> bool:
+        if self.mode == "min":
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def on_train_begin(self, logs: Logs = None) -> None:
+        self._reset()
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        logs = logs if logs is not None else {}
+        lr = _get_lr(self.model, "ReduceLROnPlateau")
+        logs["learning_rate"] = lr
+        value = logs.get(self.monitor)
+        if value is None:
+            warnings.warn(
+                _missing_key_message("ReduceLROnPlateau", self.monitor, logs),
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        current = float(value)
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best = current
+            self.wait = 0
+            return
+        if self.in_cooldown():
+            return
+        self.wait += 1
+        if self.wait >= self.patience and lr > self.min_lr:
+            new_lr = max(lr * self.factor, self.min_lr)
+            _set_lr(self.model, new_lr, "ReduceLROnPlateau")
+            if self.verbose > 0:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+            self.cooldown_counter = self.cooldown
+            self.wait = 0
+
+
+# ----------------------------------------------------------------------------
+# CSVLogger and LambdaCallback
+
+
+def _csv_value(value: Any) -> Any:
+    value = _to_float(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(str(v) for v in np.ravel(value)) + "]"
+    return value
+
+
+class CSVLogger(Callback):
+    """Writes one CSV row per epoch: ``epoch`` (0-based, as Keras) then the logs.
+
+    The columns are ``epoch`` and the sorted keys of the first epoch's logs;
+    a key missing in a later epoch is written as ``NA``. With ``append=True``
+    rows are added to an existing file (its header is not repeated).
+
+    Example::
+
+        epoch,loss,val_loss
+        0,0.6931,0.6850
+        1,0.6502,0.6477
+    """
+
+    def __init__(
+        self, filename: str | os.PathLike, separator: str = ",", append: bool = False
+    ) -> None:
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = append
+        self.keys: list[str] | None = None
+        self.writer: Any = None
+        self.csv_file: Any = None
+        self.append_header = True
+
+    def on_train_begin(self, logs: Logs = None) -> None:
+        self.append_header = True
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, encoding="utf-8") as f:
+                self.append_header = not bool(f.readline().strip())
+            mode = "a"
+        else:
+            mode = "a" if self.append else "w"
+        folder = os.path.dirname(self.filename)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        self.csv_file = open(self.filename, mode, newline="", encoding="utf-8")
+        self.keys = None
+        self.writer = None
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        logs = logs or {}
+        if self.csv_file is None:
+            self.on_train_begin()
+        if self.keys is None:
+            self.keys = sorted(logs)
+            self.writer = csv.DictWriter(
+                self.csv_file,
+                fieldnames=["epoch", *self.keys],
+                delimiter=self.sep,
+                extrasaction="ignore",
+            )
+            if self.append_header:
+                self.writer.writeheader()
+        row = {"epoch": epoch}
+        row.update({key: _csv_value(logs[key]) if key in logs else "NA" for key in self.keys})
+        self.writer.writerow(row)
+        self.csv_file.flush()
+
+    def on_train_end(self, logs: Logs = None) -> None:
+        if self.csv_file is not None:
+            self.csv_file.close()
+        self.csv_file = None
+        self.writer = None
+
+
+class LambdaCallback(Callback):
+    """A callback made of plain functions, for quick one-off hooks.
+
+    ``LambdaCallback(on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+    on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None, **kwargs)``
+    where epoch hooks take ``(epoch, logs)``, batch hooks ``(batch, logs)`` and
+    train hooks ``(logs)``. Any other hook name (``on_test_end=...``,
+    ``on_batch_end=...``) can be given as a keyword.
+
+    Example: ``LambdaCallback(on_epoch_end=lambda epoch, logs: print(logs['loss']))``.
+    """
+
+    _HOOKS = (
+        "on_train_begin on_train_end on_epoch_begin on_epoch_end on_train_batch_begin "
+        "on_train_batch_end on_batch_begin on_batch_end on_test_begin on_test_end "
+        "on_test_batch_begin on_test_batch_end on_predict_begin on_predict_end "
+        "on_predict_batch_begin on_predict_batch_end"
+    ).split()
+
+    def __init__(
+        self,
+        on_epoch_begin: Callable | None = None,
+        on_epoch_end: Callable | None = None,
+        on_train_begin: Callable | None = None,
+        on_train_end: Callable | None = None,
+        on_train_batch_begin: Callable | None = None,
+        on_train_batch_end: Callable | None = None,
+        **kwargs: Callable,
+    ) -> None:
+        super().__init__()
+        given = dict(
+            on_epoch_begin=on_epoch_begin,
+            on_epoch_end=on_epoch_end,
+            on_train_begin=on_train_begin,
+            on_train_end=on_train_end,
+            on_train_batch_begin=on_train_batch_begin,
+            on_train_batch_end=on_train_batch_end,
+            **kwargs,
+        )
+        for name, fn in given.items():
+            if name not in self._HOOKS:
+                raise TypeError(
+                    f"LambdaCallback got an unknown hook {name!r}; valid hooks: "
+                    + ", ".join(self._HOOKS)
+                )
+            if fn is None:
+                continue
+            if not callable(fn):
+                raise TypeError(f"LambdaCallback {name} must be callable, received {fn!r}")
+            setattr(self, name, fn)
