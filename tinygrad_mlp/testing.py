@@ -1,0 +1,491 @@
+"""Tools for testing gradient code: a gradient checker and hypothesis strategies.
+
+``gradcheck(fn, *inputs)`` differentiates ``fn`` with the engine and compares the
+result with central differences computed in float64; ``gradgradcheck`` does the
+same one order up. The hypothesis strategies draw ``Value`` inputs of random
+shapes (broadcast-compatible sets, matmul-compatible pairs) with values kept
+inside each operation's safe domain (``log`` of positives, ``relu`` away from 0,
+...), so a property test of your own function takes a few lines.
+
+A complete test you can paste into your own test file::
+
+    import numpy as np
+    from hypothesis import given
+    from tinygrad_mlp.testing import broadcastable_values, gradcheck, safe_elements, values
+
+    @given(broadcastable_values(num=2))
+    def test_product_rule(xy):
+        x, y = xy
+        assert gradcheck(lambda a, b: (a * b).tanh(), x, y)
+
+    @given(values(shape=(3, 4), elements=safe_elements("log")))
+    def test_my_log_loss(x):
+        assert gradcheck(lambda v: -(v.log() * v).mean(), x)
+
+``gradcheck`` raises ``GradcheckError`` (an ``AssertionError``) naming the input,
+the worst element's index and both gradients when they disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mlp.engine import Value, detect_anomaly, grad, no_grad
+
+__all__ = [
+    "GradcheckError",
+    "gradcheck",
+    "gradgradcheck",
+    "detect_anomaly",
+    "values",
+    "safe_elements",
+    "arrays_for",
+    "broadcastable_values",
+    "matmul_pair",
+    "small_shapes",
+    "SAFE_OPS",
+]
+
+
+class GradcheckError(AssertionError):
+    """Analytic and numeric gradients disagree (the message names where and by how much)."""
+
+
+# ----------------------------------------------------------------------------
+# gradient checking
+
+
+def _leaf_data(x: Any) -> Any:
+    """The data of an input: a Python float for scalar Values, else an ndarray."""
+    if isinstance(x, Value):
+        return x.data
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fc":
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def _needs_grad(x: Any) -> bool:
+    """Plain numbers and arrays are checked; a Value only when it requires grad."""
+    return x.requires_grad if isinstance(x, Value) else True
+
+
+def _fresh(data: Any, requires_grad: bool, dtype: Any = None) -> Value:
+    if type(data) is float:
+        return Value(data, requires_grad=requires_grad)
+    arr = np.array(data, dtype=dtype if dtype is not None else data.dtype, copy=True)
+    return Value(arr, requires_grad=requires_grad)
+
+
+def _as_output(out: Any, what: str) -> Value:
+    if isinstance(out, Value):
+        return out
+    try:
+        return Value(out, requires_grad=False)
+    except TypeError:
+        raise TypeError(f"{what} must return a Value, received {type(out).__name__}") from None
+
+
+def _upstream(out: Value, seed: int) -> Any:
+    """d(loss)/d(out): 1 for one-element outputs, else fixed random numbers."""
+    if out.size == 1:
+        return None
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(out.shape)
+
+
+def _contract(out: Value, upstream: Any) -> float:
+    """The scalar sum(out * upstream) whose gradient the checks compare."""
+    data = np.asarray(out.data, dtype=np.float64)
+    if upstream is None:
+        return float(data.reshape(-1)[0]) if data.size == 1 else float(data.sum())
+    return float((data * upstream).sum())
+
+
+def _zeros_like(data: Any) -> Any:
+    return 0.0 if type(data) is float else np.zeros(data.shape, dtype=np.float64)
+
+
+def _analytic_grads(
+    fn: Callable[..., Any], datas: list[Any], checked: list[bool], upstream_seed: int
+) -> tuple[list[Any], Any]:
+    leaves = [_fresh(d, c) for d, c in zip(datas, checked, strict=True)]
+    out = _as_output(fn(*leaves), "fn")
+    upstream = _upstream(out, upstream_seed)
+    targets = [v for v, c in zip(leaves, checked, strict=True) if c]
+    if not out.requires_grad or not targets:
+        grads = [_zeros_like(v.data) for v in targets]
+    else:
+        grads = grad(out, targets, grad_output=upstream)
+    return [np.asarray(g, dtype=np.float64) for g in grads], upstream
+
+
+def _numeric_grads(
+    f: Callable[[list[Any]], float], datas: list[Any], checked: list[bool], eps: float
+) -> list[np.ndarray]:
+    """Central differences of the scalar function ``f`` in float64, element by element."""
+    base = [d if type(d) is float else np.array(d, dtype=np.float64) for d in datas]
+    results = []
+    for i, (d, c) in enumerate(zip(base, checked, strict=True)):
+        if not c:
+            continue
+        if type(d) is float:
+            plus, minus = list(base), list(base)
+            plus[i], minus[i] = d + eps, d - eps
+            results.append(np.asarray((f(plus) - f(minus)) / (2 * eps)))
+            continue
+        g = np.zeros(d.shape, dtype=np.float64)
+        flat = d.reshape(-1)  # a view: editing it edits d, which ``base`` holds
+        for k in range(flat.size):
+            old = flat[k]
+            flat[k] = old + eps
+            hi = f(base)
+            flat[k] = old - eps
+            lo = f(base)
+            flat[k] = old
+            g.reshape(-1)[k] = (hi - lo) / (2 * eps)
+        results.append(g)
+    return results
+
+
+def _compare(
+    analytic: list[np.ndarray],
+    numeric: list[np.ndarray],
+    indices: list[int],
+    atol: float,
+    rtol: float,
+    what: str,
+) -> str | None:
+    """None when every element agrees; otherwise a message about the worst one."""
+    for i, a, n in zip(indices, analytic, numeric, strict=True):
+        if a.shape != n.shape:
+            return f"{what} for input {i} has shape {a.shape}, expected the input's shape {n.shape}"
+        tolerance = atol + rtol * np.abs(n)
+        with np.errstate(invalid="ignore"):
+            excess = np.abs(a - n) / tolerance
+        excess = np.where(np.isnan(excess), np.inf, excess)  # nan never agrees
+        if a.size and excess.max() > 1.0:
+            k = np.unravel_index(int(np.argmax(excess)), a.shape) if a.ndim else ()
+            bad = int((excess > 1.0).sum())
+            return (
+                f"{what} mismatch for input {i} (shape {a.shape}) at index {tuple(map(int, k))}: "
+                f"analytic {a[k]!r} vs numeric {n[k]!r}, |difference| "
+                f"{abs(float(a[k]) - float(n[k])):.3g} exceeds the tolerance "
+                f"atol + rtol*|numeric| = {float(tolerance[k]):.3g} "
+                f"(atol={atol}, rtol={rtol}); {bad} of {a.size} elements disagree"
+            )
+    return None
+
+
+def gradcheck(
+    fn: Callable[..., Value],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
+    """Check the engine's gradient of ``fn`` against central differences.
+
+    ``grad_i ~= (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)`` for every element of
+    every input, where ``f(x) = sum(fn(x) * u)`` and ``u`` is 1 for one-element
+    outputs and fixed random numbers (seed 0) otherwise. The analytic pass runs in
+    the inputs' own dtype; the numeric pass on float64 copies.
+
+    Args:
+        fn: takes one Value per input and returns a Value of any shape.
+        *inputs: Values (scalar or tensor) or arrays/numbers. Arrays and numbers
+            are checked; Values only if they have ``requires_grad=True`` (others
+            are passed as constants). Inputs are never modified.
+        eps: finite-difference step.
+        atol, rtol: an element passes when ``|analytic - numeric| <= atol + rtol*|numeric|``.
+        raise_exception: raise ``GradcheckError`` on failure (else return False).
+
+    Returns:
+        True when all gradients agree.
+
+    >>> gradcheck(lambda x: (x * x).sum(), np.array([1.0, -2.0]))
+    True
+    """
+    datas = [_leaf_data(x) for x in inputs]
+    checked = [_needs_grad(x) for x in inputs]
+    indices = [i for i, c in enumerate(checked) if c]
+    analytic, upstream = _analytic_grads(fn, datas, checked, upstream_seed=0)
+
+    def f(point: list[Any]) -> float:
+        with no_grad():
+            leaves = [_fresh(d, False, np.float64) for d in point]
+            return _contract(_as_output(fn(*leaves), "fn"), upstream)
+
+    numeric = _numeric_grads(f, datas, checked, eps)
+    problem = _compare(analytic, numeric, indices, atol, rtol, "gradient")
+    if problem is None:
+        return True
+    if raise_exception:
+        raise GradcheckError("gradcheck failed: " + problem)
+    return False
+
+
+def gradgradcheck(
+    fn: Callable[..., Value],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
+    """Check second derivatives: the gradient of ``h(x) = sum_i grad_i(x) . v_i``.
+
+    ``grad_i`` is the first-order gradient of ``sum(fn(x) * u)`` (as in
+    ``gradcheck``) and ``v_i`` fixed random directions (seed 1). The analytic
+    side differentiates ``h`` built with ``create_graph=True`` (a Hessian-vector
+    product); the numeric side takes central differences of ``h`` computed with
+    ordinary first-order backward in float64. Arguments as in ``gradcheck``.
+    """
+    datas = [_leaf_data(x) for x in inputs]
+    checked = [_needs_grad(x) for x in inputs]
+    indices = [i for i, c in enumerate(checked) if c]
+    rng = np.random.default_rng(1)
+    directions = [
+        rng.standard_normal(np.shape(d)) for d, c in zip(datas, checked, strict=True) if c
+    ]
+
+    def first_order(leaves: list[Value], create_graph: bool) -> tuple[list[Any], Value]:
+        out = _as_output(fn(*leaves), "fn")
+        targets = [v for v, c in zip(leaves, checked, strict=True) if c]
+        if not out.requires_grad:
+            return [_zeros_like(v.data) for v in targets], out
+        upstream = _upstream(out, 0)
+        return grad(out, targets, grad_output=upstream, create_graph=create_graph), out
+
+    leaves = [_fresh(d, c) for d, c in zip(datas, checked, strict=True)]
+    firsts, _ = first_order(leaves, create_graph=True)
+    h: Any = 0.0
+    for g, v in zip(firsts, directions, strict=True):
+        g = g if isinstance(g, Value) else Value(g, requires_grad=False)
+        h = h + (g * v).sum() if g.ndim else h + g * float(v)
+    h = h if isinstance(h, Value) else Value(h, requires_grad=False)
+    targets = [v for v, c in zip(leaves, checked, strict=True) if c]
+    if h.requires_grad:
+        analytic = grad(h, targets)
+    else:
+        analytic = [_zeros_like(v.data) for v in targets]
+    analytic = [np.asarray(_unwrap(a), dtype=np.float64) for a in analytic]
+
+    def f(point: list[Any]) -> float:
+        leaves = [_fresh(d, c, np.float64) for d, c in zip(point, checked, strict=True)]
+        firsts, _ = first_order(leaves, create_graph=False)
+        return float(
+            sum(float(np.sum(np.asarray(g) * v)) for g, v in zip(firsts, directions, strict=True))
+        )
+
+    numeric = _numeric_grads(f, datas, checked, eps)
+    problem = _compare(analytic, numeric, indices, atol, rtol, "second-order gradient")
+    if problem is None:
+        return True
+    if raise_exception:
+        raise GradcheckError("gradgradcheck failed: " + problem)
+    return False
+
+
+def _unwrap(x: Any) -> Any:
+    return x.data if isinstance(x, Value) else x
+
+
+# ----------------------------------------------------------------------------
+# hypothesis strategies (hypothesis is imported lazily: it is a test dependency)
+
+
+def _st():
+    try:
+        from hypothesis import strategies
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "tinygrad_mlp.testing strategies need hypothesis: pip install hypothesis"
+        ) from error
+    return strategies
+
+
+# Where each op is smooth and defined: (low, high) magnitude bounds plus whether
+# the sign may be negative; ops not listed are smooth everywhere on [-3, 3].
+_AWAY_FROM_ZERO = ("relu", "abs", "leaky_relu", "elu", "selu", "div", "truediv", "rtruediv")
+_POSITIVE = ("log", "sqrt", "pow")
+_DISTINCT = ("max", "min", "clip")
+
+SAFE_OPS: tuple[str, ...] = _AWAY_FROM_ZERO + _POSITIVE + _DISTINCT
+"""Op names with a restricted safe domain; any other name gets the default range."""
+
+
+def safe_elements(op: str | None = None, dtype: Any = np.float64) -> Any:
+    """A strategy of floats where ``op`` is smooth, with room for finite differences.
+
+    * ``log``, ``sqrt``, ``pow`` (the base): in [0.5, 3].
+    * ``div``/``truediv``/``rtruediv`` (the divisor), ``relu``, ``abs``,
+      ``leaky_relu``, ``elu``, ``selu`` (the kink at 0): |x| in [0.1, 3].
+    * ``max``, ``min``, ``clip``: multiples of 0.05 in [-3, 3] that avoid
+      +-1 (``clip(-1, 1)``'s kinks); ``arrays_for`` also makes them distinct,
+      so there are no ties for ``max``/``min`` to split.
+    * anything else (``exp``, ``tanh``, ``softmax``, ...): [-3, 3].
+    """
+    st = _st()
+    width = 32 if np.dtype(dtype) == np.float32 else 64
+    if op in _POSITIVE:
+        return st.floats(0.5, 3.0, width=width)
+    if op in _AWAY_FROM_ZERO:
+        magnitude = st.floats(0.1, 3.0, width=width)
+        return st.tuples(magnitude, st.booleans()).map(lambda t: -t[0] if t[1] else t[0])
+    if op in _DISTINCT:
+        grid = st.integers(-60, 60).filter(lambda k: abs(abs(k) - 20) > 1)
+        return grid.map(lambda k: float(np.asarray(k / 20, dtype=dtype)))
+    return st.floats(-3.0, 3.0, width=width)
+
+
+def small_shapes(min_dims: int = 0, max_dims: int = 3, max_side: int = 4) -> Any:
+    """Array shapes with at most ``max_dims`` axes of 1..``max_side`` elements."""
+    from hypothesis.extra.numpy import array_shapes
+
+    return array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side)
+
+
+def _shape_strategy(shape: Any) -> Any:
+    st = _st()
+    if shape is None or isinstance(shape, (tuple, list, int)):
+        return st.just(shape if shape is None or not isinstance(shape, int) else (shape,))
+    return shape
+
+
+def arrays_for(op_name: str | None, shape: Any = None, dtype: Any = np.float64) -> Any:
+    """A strategy of float arrays safe for ``op_name`` (see ``safe_elements``).
+
+    ``shape`` is a tuple or a strategy of tuples (default: ``small_shapes()``).
+    For ``max``/``min``/``clip`` the elements are distinct.
+    """
+    from hypothesis.extra.numpy import arrays
+
+    shape = small_shapes() if shape is None else shape
+    unique = op_name in _DISTINCT
+    return arrays(
+        dtype, _shape_strategy(shape), elements=safe_elements(op_name, dtype), unique=unique
+    )
+
+
+def values(
+    shape: Any = ...,
+    dtype: Any = np.float64,
+    elements: Any = None,
+    requires_grad: bool = True,
+) -> Any:
+    """A strategy of ``Value``s.
+
+    Args:
+        shape: a tuple, a strategy of tuples, ``...`` (the default) for any of
+            ``small_shapes()``, or ``None`` for a *scalar* Value (``.data`` a Python
+            float). ``()`` gives a 0-d tensor.
+        dtype: the array dtype (tensors only; scalars are always float64).
+        elements: a strategy of floats (default: ``safe_elements()``, [-3, 3]), or
+            an op name for that op's safe domain (``values((3,), elements="log")``).
+        requires_grad: passed to ``Value``.
+    """
+    from hypothesis.extra.numpy import arrays
+
+    if elements is None or isinstance(elements, str):
+        elements = safe_elements(elements, dtype)
+    shapes = _shape_strategy(small_shapes() if shape is ... else shape)
+
+    def build(s: Any) -> Any:
+        if s is None:
+            return elements.map(lambda x: Value(float(x), requires_grad=requires_grad))
+        return arrays(dtype, s, elements=elements).map(
+            lambda a: Value(a, requires_grad=requires_grad)
+        )
+
+    return shapes.flatmap(build)
+
+
+def broadcastable_values(
+    num: int = 2,
+    dtype: Any = np.float64,
+    elements: Any = None,
+    requires_grad: bool = True,
+    min_dims: int = 0,
+    max_dims: int = 3,
+    max_side: int = 4,
+) -> Any:
+    """A strategy of ``num`` tensor Values whose shapes broadcast together.
+
+    Shapes come from ``hypothesis.extra.numpy.mutually_broadcastable_shapes``, so
+    size-1 and missing leading axes appear (the gradient must be summed back over
+    them). ``elements`` is a float strategy, an op name, or a list of either with
+    one entry per Value (e.g. ``[None, "div"]`` for ``a / b``).
+    """
+    st = _st()
+    from hypothesis.extra.numpy import arrays, mutually_broadcastable_shapes
+
+    if not isinstance(elements, (list, tuple)):
+        elements = [elements] * num
+    if len(elements) != num:
+        raise ValueError(f"broadcastable_values got {len(elements)} elements for num={num}")
+    strategies = [
+        e if e is not None and not isinstance(e, str) else safe_elements(e, dtype) for e in elements
+    ]
+    shapes = mutually_broadcastable_shapes(
+        num_shapes=num, min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side
+    )
+
+    def build(bs: Any) -> Any:
+        return st.tuples(
+            *[
+                arrays(dtype, s, elements=e).map(lambda a: Value(a, requires_grad=requires_grad))
+                for s, e in zip(bs.input_shapes, strategies, strict=True)
+            ]
+        )
+
+    return shapes.flatmap(build)
+
+
+def matmul_pair(
+    dtype: Any = np.float64,
+    elements: Any = None,
+    requires_grad: bool = True,
+    max_dims: int = 2,
+    max_side: int = 4,
+) -> Any:
+    """A strategy of two tensor Values ``(a, b)`` for which ``a @ b`` is defined.
+
+    Shapes follow NumPy's matmul rules (signature ``(n?,k),(k,m?)->(n?,m?)``):
+    1-D operands, plain matrices, and batched stacks with up to ``max_dims``
+    broadcast batch axes.
+    """
+    st = _st()
+    from hypothesis.extra.numpy import arrays, mutually_broadcastable_shapes
+
+    elements = (
+        safe_elements(elements, dtype)
+        if elements is None or isinstance(elements, str)
+        else elements
+    )
+    shapes = mutually_broadcastable_shapes(
+        signature=np.matmul.signature,
+        min_dims=0,
+        max_dims=max_dims,
+        min_side=1,
+        max_side=max_side,
+    )
+
+    def build(bs: Any) -> Any:
+        a, b = bs.input_shapes
+        return st.tuples(
+            arrays(dtype, a, elements=elements).map(
+                lambda x: Value(x, requires_grad=requires_grad)
+            ),
+            arrays(dtype, b, elements=elements).map(
+                lambda x: Value(x, requires_grad=requires_grad)
+            ),
+        )
+
+    return shapes.flatmap(build)
