@@ -1,0 +1,666 @@
+"""Keras-style layers on the ``Value`` engine: ``Dense``, ``Dropout``, ``BatchNormalization``, ...
+
+Every layer follows Keras' lifecycle:
+
+* ``__init__`` validates the arguments (nothing is allocated yet);
+* ``build(input_shape)`` creates the weights once the input width is known,
+  as ``Value``s labelled ``'<layer name>/<weight name>'`` (``dense_1/kernel``);
+* ``call(inputs, training=False)`` is the forward pass, a few lines of engine ops;
+* ``__call__`` builds on first use and checks every later input's width;
+* ``compute_output_shape`` and ``get_config`` let summaries, plots and saving
+  work for every layer without special cases.
+
+Shapes follow Keras: the batch dimension is ``None`` in shapes (``(None, 20)``).
+Weights are float32 unless a layer is given another ``dtype``.
+
+>>> layer = Dense(4, activation="relu", input_dim=3)
+>>> layer.kernel.shape, layer.bias.shape
+((3, 4), (4,))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mlp import activations, initializers
+from tinygrad_mlp.engine import Value, _const
+
+__all__ = [
+    "Layer",
+    "InputLayer",
+    "Input",
+    "Dense",
+    "Dropout",
+    "BatchNormalization",
+    "Activation",
+    "get",
+    "serialize",
+    "deserialize",
+    "clear_session",
+]
+
+Shape = tuple[int | None, ...]
+
+# Keras gives every object a unique name per kind: dense, dense_1, dense_2, ...
+_NAME_COUNTS: dict[str, int] = {}
+
+
+def unique_name(base: str) -> str:
+    """The next free Keras-style name for ``base``: ``base``, ``base_1``, ``base_2``, ..."""
+    count = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def clear_session() -> None:
+    """Restart automatic naming (``dense``, ``sequential``, ...) like Keras' ``clear_session``."""
+    _NAME_COUNTS.clear()
+
+
+def _snake_case(name: str) -> str:
+    """``BatchNormalization`` -> ``batch_normalization`` (Keras' default layer names)."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+def _shape_tuple(shape: Any, what: str) -> tuple[int, ...]:
+    """A validated tuple of positive ints (an int means a 1-tuple)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        shape = tuple(None if d is None else int(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"{what} must be a tuple of ints, received {shape!r}") from None
+    if any(d is not None and d <= 0 for d in shape):
+        raise ValueError(f"{what} must contain positive sizes, received {shape!r}")
+    return shape
+
+
+class Layer:
+    """Base class: weights, naming, building, config and the call protocol.
+
+    Subclasses implement ``build(input_shape)`` (calling ``add_weight``),
+    ``call(inputs, training=False)`` and, when the shape changes,
+    ``compute_output_shape``. ``input_shape``/``input_dim``/``batch_input_shape``
+    may be given to the first layer of a model so it is built immediately.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        trainable: bool = True,
+        dtype: Any = "float32",
+        input_shape: Sequence[int] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
+        input_dim: int | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) {sorted(kwargs)}"
+            )
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"name must be a non-empty string, received {name!r}")
+        self.name = name if name is not None else unique_name(_snake_case(type(self).__name__))
+        try:
+            self.dtype = np.dtype(dtype if dtype is not None else "float32")
+        except TypeError:
+            raise TypeError(f"dtype must be a float dtype, received {dtype!r}") from None
+        if self.dtype.kind != "f":
+            raise ValueError(f"dtype must be a float dtype, received {dtype!r}")
+        self._batch_input_shape: Shape | None = None
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size,) + _shape_tuple(input_shape, "input_shape")
+        elif input_dim is not None:
+            if not isinstance(input_dim, (int, np.integer)) or input_dim <= 0:
+                raise ValueError(f"input_dim must be a positive int, received {input_dim!r}")
+            self._batch_input_shape = (batch_size, int(input_dim))
+        self._trainable = bool(trainable)
+        self._weights: list[Value] = []
+        self._trainable_flags: list[bool] = []
+        self.built = False
+        self._build_shape: Shape | None = None
+
+    # -- weights -----------------------------------------------------------------
+
+    def add_weight(
+        self,
+        name: str,
+        shape: Sequence[int],
+        initializer: Any = "glorot_uniform",
+        trainable: bool = True,
+        dtype: Any = None,
+    ) -> Value:
+        """Create a weight as a ``Value`` labelled ``'<layer name>/<name>'`` and track it."""
+        init = initializers.get(initializer)
+        data = np.asarray(init(tuple(shape), dtype=str(np.dtype(dtype or self.dtype))))
+        data = data.astype(dtype or self.dtype, copy=False)
+        if data.shape != tuple(shape):
+            raise ValueError(
+                f"initializer for {self.name}/{name} returned shape {data.shape}, "
+                f"expected {tuple(shape)}"
+            )
+        if not data.flags.writeable or not data.flags.owndata:
+            data = data.copy()
+        weight = Value(
+            data, requires_grad=trainable and self._trainable, label=f"{self.name}/{name}"
+        )
+        self._weights.append(weight)
+        self._trainable_flags.append(bool(trainable))
+        return weight
+
+    @property
+    def trainable(self) -> bool:
+        """False freezes the layer: its weights get no gradient and the optimizer skips them."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for w, flag in zip(self._weights, self._trainable_flags, strict=True):
+            w.requires_grad = flag and self._trainable
+
+    @property
+    def trainable_weights(self) -> list[Value]:
+        if not self._trainable:
+            return []
+        return [w for w, flag in zip(self._weights, self._trainable_flags, strict=True) if flag]
+
+    @property
+    def non_trainable_weights(self) -> list[Value]:
+        if not self._trainable:
+            return list(self._weights)
+        return [w for w, flag in zip(self._weights, self._trainable_flags, strict=True) if not flag]
+
+    @property
+    def weights(self) -> list[Value]:
+        """Trainable weights first, then the non-trainable ones (Keras' order)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights' arrays, in ``weights`` order."""
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Overwrite the weights in place from arrays of the same shapes (``weights`` order)."""
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(own)} weight arrays "
+                f"({[tuple(w.shape) for w in own]}), received {len(weights)}"
+            )
+        arrays = []
+        for w, new in zip(own, weights, strict=True):
+            new = np.asarray(new)
+            if new.shape != w.data.shape:
+                raise ValueError(
+                    f"Layer {self.name!r} weight {w.label!r} has shape {w.data.shape}, "
+                    f"received an array of shape {new.shape}"
+                )
+            if new.dtype.kind not in "biuf":
+                raise TypeError(f"weights must be numeric arrays, received dtype {new.dtype}")
+            arrays.append(new)
+        for w, new in zip(own, arrays, strict=True):
+            w.data[...] = new
+
+    def count_params(self) -> int:
+        """The number of scalars in all the layer's weights."""
+        if not self.built:
+            raise ValueError(
+                f"You tried to call count_params on layer {self.name!r}, but the layer "
+                "isn't built. Build it first with layer.build(input_shape)."
+            )
+        return int(sum(w.data.size for w in self._weights))
+
+    # -- building and calling ----------------------------------------------------
+
+    def build(self, input_shape: Shape) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch dimension first)."""
+        self._build_shape = tuple(input_shape)
+        self.built = True
+
+    def _maybe_build(self, input_shape: Shape) -> None:
+        if not self.built:
+            shape = (None,) + tuple(input_shape[1:])
+            self.build(shape)
+            self._build_shape = shape
+            self.built = True
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        """The forward pass (identity in the base class)."""
+        return inputs
+
+    def __call__(self, inputs: Any, training: bool = False) -> Value:
+        """Build on first use, check the input width, then ``call``."""
+        if type(inputs) is not Value:
+            inputs = _const(np.asarray(inputs, dtype=self.dtype))
+        if not self.built:
+            if inputs.ndim == 0:
+                raise ValueError(
+                    f"Layer {self.name!r} ({type(self).__name__}) expects inputs with a batch "
+                    f"dimension, received a scalar"
+                )
+            self._maybe_build(inputs.shape)
+        else:
+            self._check_input_shape(inputs.shape)
+        return self.call(inputs, training=training)
+
+    def _check_input_shape(self, shape: tuple[int, ...]) -> None:
+        expected = self._build_shape
+        if expected is None or len(expected) < 2:
+            return
+        if len(shape) != len(expected) or shape[-1] != expected[-1]:
+            raise ValueError(
+                f"{type(self).__name__} layer {self.name!r} expects inputs with last dimension "
+                f"{expected[-1]} (shape {expected}), received shape {tuple(shape)}"
+            )
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """The output shape for ``input_shape`` (the same in the base class)."""
+        return tuple(input_shape)
+
+    @property
+    def input_shape(self) -> Shape:
+        """The (batch-first) input shape the layer was built for."""
+        if self._build_shape is not None:
+            return self._build_shape
+        if self._batch_input_shape is not None:
+            return self._batch_input_shape
+        raise AttributeError(
+            f"The layer {self.name!r} has never been called and thus has no defined input shape."
+        )
+
+    @property
+    def output_shape(self) -> Shape:
+        """The (batch-first) output shape, from ``compute_output_shape``."""
+        return self.compute_output_shape(self.input_shape)
+
+    # -- config ------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-able dict from which ``from_config`` rebuilds an equal (unbuilt) layer."""
+        config: dict[str, Any] = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": str(self.dtype),
+        }
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """Rebuild a layer from ``get_config()``'s output."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+class InputLayer(Layer):
+    """Declares a model's input shape (``Sequential`` uses it, then drops it from ``layers``)."""
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] | None = None,
+        batch_size: int | None = None,
+        dtype: Any = "float32",
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        shape = kwargs.pop("shape", None)
+        if input_shape is None:
+            input_shape = shape
+        if input_shape is None and "batch_input_shape" not in kwargs:
+            raise ValueError("InputLayer needs an input_shape (e.g. InputLayer((10,)))")
+        super().__init__(
+            name=name, dtype=dtype, input_shape=input_shape, batch_size=batch_size, **kwargs
+        )
+        self.build(self._batch_input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dtype": str(self.dtype),
+            "batch_input_shape": list(self._batch_input_shape),
+        }
+
+
+def Input(  # noqa: N802 - Keras' name
+    shape: Sequence[int],
+    batch_size: int | None = None,
+    name: str | None = None,
+    dtype: Any = "float32",
+) -> InputLayer:
+    """``Input(shape=(10,))`` as the first entry of a ``Sequential`` declares its input width."""
+    return InputLayer(input_shape=shape, batch_size=batch_size, name=name, dtype=dtype)
+
+
+class Dense(Layer):
+    """A fully connected layer: ``output = activation(inputs @ kernel + bias)``.
+
+    ``kernel`` has shape ``(input_dim, units)`` and ``bias`` shape ``(units,)``:
+    the neuron ``a_j = g(b_j + sum_k a_k w_kj)`` for every unit ``j`` at once.
+    Inputs ``(batch, input_dim)`` give outputs ``(batch, units)``.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense units must be a positive int, received {units!r}")
+        for arg, value in (
+            ("kernel_regularizer", kernel_regularizer),
+            ("bias_regularizer", bias_regularizer),
+            ("activity_regularizer", activity_regularizer),
+            ("kernel_constraint", kernel_constraint),
+            ("bias_constraint", bias_constraint),
+        ):
+            if value is not None:
+                raise NotImplementedError(f"Dense does not support {arg} yet (received {value!r})")
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel: Value | None = None
+        self.bias: Value | None = None
+        if self._batch_input_shape is not None:
+            self._maybe_build(self._batch_input_shape)
+
+    def build(self, input_shape: Shape) -> None:
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"Dense layer {self.name!r} needs inputs of shape (batch, features), "
+                f"received shape {tuple(input_shape)}"
+            )
+        input_dim = int(input_shape[-1])
+        self.kernel = self.add_weight("kernel", (input_dim, self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        super().build(input_shape)
+
+    def call_linear(self, inputs: Value) -> Value:
+        """The pre-activation ``z = inputs @ kernel + bias``, shape ``(batch, units)``."""
+        z = inputs @ self.kernel
+        if self.use_bias:
+            z = z + self.bias
+        return z
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        return self.activation(self.call_linear(inputs))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            activation=activations.serialize(self.activation),
+            use_bias=self.use_bias,
+            kernel_initializer=initializers.serialize(self.kernel_initializer),
+            bias_initializer=initializers.serialize(self.bias_initializer),
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dense:
+        config = dict(config)
+        for key in ("kernel_initializer", "bias_initializer"):
+            if isinstance(config.get(key), dict):
+                config[key] = initializers.deserialize(config[key])
+        return cls(**config)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training each input is zeroed with probability ``rate``
+    and the survivors are scaled by ``1 / (1 - rate)``; in inference it is the identity.
+
+    The expected output equals the input either way, so no rescaling is needed
+    at prediction time. ``seed`` makes the masks reproducible.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: Sequence[int] | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)):
+            raise TypeError(f"Dropout rate must be a float in [0, 1), received {rate!r}")
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"Dropout rate must be a float in [0, 1), received {rate!r}")
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        if not training or self.rate == 0.0:
+            return inputs
+        shape = inputs.shape
+        if self.noise_shape is not None:
+            shape = tuple(
+                s if n is None else n for s, n in zip(shape, self.noise_shape, strict=True)
+            )
+        keep = self._rng.random(shape, dtype=np.float32) >= self.rate
+        mask = keep.astype(inputs.dtype) * inputs.dtype.type(1.0 / (1.0 - self.rate))
+        return inputs * mask
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            rate=self.rate,
+            noise_shape=None if self.noise_shape is None else list(self.noise_shape),
+            seed=self.seed,
+        )
+        return config
+
+
+class BatchNormalization(Layer):
+    """Normalise each feature: ``gamma * (x - mean) / sqrt(var + epsilon) + beta``.
+
+    In training ``mean``/``var`` are the batch's (biased) statistics and the
+    moving averages move towards them:
+    ``moving = moving * momentum + batch * (1 - momentum)``.
+    In inference (and when ``trainable`` is False, as in Keras) the moving
+    averages are used. ``gamma``/``beta`` are trainable; ``moving_mean`` and
+    ``moving_variance`` are non-trainable weights (saved, never optimised).
+    """
+
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        moving_mean_initializer: Any = "zeros",
+        moving_variance_initializer: Any = "ones",
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise TypeError(f"BatchNormalization axis must be an int, received {axis!r}")
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], received {momentum!r}")
+        if not float(epsilon) > 0.0:
+            raise ValueError(f"epsilon must be positive, received {epsilon!r}")
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.gamma = self.beta = None
+        if self._batch_input_shape is not None:
+            self._maybe_build(self._batch_input_shape)
+
+    def build(self, input_shape: Shape) -> None:
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(
+                f"BatchNormalization axis {self.axis} is out of range for inputs of shape "
+                f"{tuple(input_shape)}"
+            )
+        self._axis = self.axis % ndim
+        if self._axis == 0 or input_shape[self._axis] is None:
+            raise ValueError(
+                f"BatchNormalization axis {self.axis} must name a feature axis of known size, "
+                f"received input shape {tuple(input_shape)}"
+            )
+        n = int(input_shape[self._axis])
+        if self.scale:
+            self.gamma = self.add_weight("gamma", (n,), self.gamma_initializer)
+        if self.center:
+            self.beta = self.add_weight("beta", (n,), self.beta_initializer)
+        self.moving_mean = self.add_weight(
+            "moving_mean", (n,), self.moving_mean_initializer, trainable=False
+        )
+        self.moving_variance = self.add_weight(
+            "moving_variance", (n,), self.moving_variance_initializer, trainable=False
+        )
+        self._reduce = tuple(i for i in range(ndim) if i != self._axis)
+        self._param_shape = tuple(n if i == self._axis else 1 for i in range(ndim))
+        super().build(input_shape)
+
+    def _check_input_shape(self, shape: tuple[int, ...]) -> None:
+        expected = self._build_shape
+        if len(shape) != len(expected) or shape[self._axis] != expected[self._axis]:
+            raise ValueError(
+                f"BatchNormalization layer {self.name!r} expects inputs of shape {expected}, "
+                f"received shape {tuple(shape)}"
+            )
+
+    def _param(self, w: Value) -> Value:
+        return w if self._axis == len(self._param_shape) - 1 else w.reshape(self._param_shape)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        if training and self.trainable:
+            mean = inputs.mean(axis=self._reduce, keepdims=True)
+            centred = inputs - mean
+            var = (centred * centred).mean(axis=self._reduce, keepdims=True)
+            m = self.momentum
+            # the moving statistics are state, not part of the graph
+            self.moving_mean.data *= m
+            self.moving_mean.data += (1.0 - m) * mean.data.reshape(-1)
+            self.moving_variance.data *= m
+            self.moving_variance.data += (1.0 - m) * var.data.reshape(-1)
+            normed = centred * (var + self.epsilon) ** -0.5
+        else:
+            mean = self.moving_mean.data.reshape(self._param_shape)
+            inv = (self.moving_variance.data.reshape(self._param_shape) + self.epsilon) ** -0.5
+            normed = (inputs - mean.astype(inputs.dtype)) * inv.astype(inputs.dtype)
+        if self.scale:
+            normed = normed * self._param(self.gamma)
+        if self.center:
+            normed = normed + self._param(self.beta)
+        return normed
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            axis=self.axis,
+            momentum=self.momentum,
+            epsilon=self.epsilon,
+            center=self.center,
+            scale=self.scale,
+            beta_initializer=initializers.serialize(self.beta_initializer),
+            gamma_initializer=initializers.serialize(self.gamma_initializer),
+            moving_mean_initializer=initializers.serialize(self.moving_mean_initializer),
+            moving_variance_initializer=initializers.serialize(self.moving_variance_initializer),
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> BatchNormalization:
+        config = dict(config)
+        for key in (
+            "beta_initializer",
+            "gamma_initializer",
+            "moving_mean_initializer",
+            "moving_variance_initializer",
+        ):
+            if isinstance(config.get(key), dict):
+                config[key] = initializers.deserialize(config[key])
+        return cls(**config)
+
+
+class Activation(Layer):
+    """Applies an activation function elementwise: ``output = activation(inputs)``."""
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        return self.activation(inputs)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["activation"] = activations.serialize(self.activation)
+        return config
+
+
+_LAYERS: dict[str, type[Layer]] = {
+    cls.__name__: cls for cls in (InputLayer, Dense, Dropout, BatchNormalization, Activation)
+}
+
+
+def serialize(layer: Layer) -> dict[str, Any]:
+    """``{'class_name': 'Dense', 'config': layer.get_config()}``."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config: dict[str, Any], custom_objects: dict[str, type] | None = None) -> Layer:
+    """Rebuild a layer from ``serialize``'s output; unknown classes list the known ones."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            f"a layer config must be a dict with 'class_name' and 'config', received {config!r}"
+        )
+    known = dict(_LAYERS)
+    if custom_objects:
+        known.update(custom_objects)
+    cls = known.get(config["class_name"])
+    if cls is None:
+        raise ValueError(
+            f"Unknown layer class {config['class_name']!r}; known layers: {sorted(known)}"
+        )
+    return cls.from_config(dict(config.get("config", {})))
+
+
+def get(identifier: Any) -> Layer:
+    """A layer instance, or one rebuilt from a ``serialize`` dict."""
+    if isinstance(identifier, Layer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise ValueError(f"Could not interpret layer identifier {identifier!r}")
