@@ -639,8 +639,12 @@ class Value:
         _backprop(self, order, seed, create_graph)
         for node in order:
             g = node._acc
-            node._acc = None
             if g is None:
+                continue
+            node._acc = None
+            current = node.grad
+            if type(g) is float and type(current) is float:  # the scalar fast path
+                node.grad = current + g if current else g
                 continue
             if type(node.data) is not float and not isinstance(g, Value):
                 # a leaf's gradient is its own array (an op may hand the same array
@@ -992,59 +996,127 @@ def where(condition: Any, a: Any, b: Any) -> Value:
 
 
 def _topological_order(root: Value) -> list[Value]:
-    """Nodes that need a gradient, each after all of its parents (iterative DFS)."""
+    """Nodes that need a gradient, each after all of its parents (iterative DFS).
+
+    A node is pushed, then a ``None`` marker, then its parents; when the marker
+    comes back off the stack every parent is finished, so the node is appended
+    (post-order). Only flat list pushes: no per-node iterator or tuple objects,
+    which keeps the garbage collector out of large graphs.
+    """
     order: list[Value] = []
-    seen = {id(root)}
-    stack = [(root, iter(root._parents))]
+    seen: set[Value] = set()
+    stack: list[Value | None] = [root]
+    push, pop, visit = stack.append, stack.pop, seen.add
     while stack:
-        node, parents = stack[-1]
-        for p in parents:
-            if p.requires_grad and id(p) not in seen:
-                seen.add(id(p))
-                stack.append((p, iter(p._parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+        node = pop()
+        if node is None:  # all parents of the node below the marker are done
+            order.append(pop())
+            continue
+        if node in seen:  # pushed twice by two children; finished already
+            continue
+        visit(node)
+        push(node)
+        push(None)
+        for p in node._parents:
+            if p.requires_grad and p not in seen:
+                push(p)
     return order
 
 
 def _backprop(root: Value, order: list[Value], seed: Any, create_graph: bool) -> None:
     """Fill ``node._acc`` with d(root)/d(node) for every node in ``order``."""
+    global _GRAD_ENABLED
     root._acc = seed
-    context = enable_grad() if create_graph else no_grad()
-    with context:
-        for node in reversed(order):
-            rule = node._backward
-            g = node._acc
-            if rule is None or g is None:
+    # the same switch as no_grad()/enable_grad(), without a context manager per call
+    previous, _GRAD_ENABLED = _GRAD_ENABLED, create_graph
+    try:
+        if create_graph or _ANOMALY:
+            _backprop_general(order, create_graph)
+        else:
+            _backprop_fast(order)
+    finally:
+        _GRAD_ENABLED = previous
+
+
+def _backprop_general(order: list[Value], create_graph: bool) -> None:
+    """The reference loop: any number of parents, recorded (create_graph) or checked."""
+    for node in reversed(order):
+        rule = node._backward
+        g = node._acc
+        if rule is None or g is None:
+            continue
+        parents = node._parents
+        if create_graph:
+            grads = rule(g, node, node._ctx, *parents)
+        else:
+            grads = rule(g, node.data, node._ctx, *[p.data for p in parents])
+        for p, pg in zip(parents, grads, strict=True):
+            if pg is None or not p.requires_grad:
                 continue
-            parents = node._parents
-            if create_graph:
-                grads = rule(g, node, node._ctx, *parents)
-            else:
-                grads = rule(g, node.data, node._ctx, *[p.data for p in parents])
-            for p, pg in zip(parents, grads):
-                if pg is None or not p.requires_grad:
-                    continue
-                pdata = p.data
-                if type(pdata) is float:
-                    if isinstance(pg, Value):
-                        if type(pg.data) is not float:
-                            pg = pg.sum()
-                    elif type(pg) is not float:
-                        pg = float(np.sum(pg))
-                else:
-                    if type(pg) is float:
-                        pg = np.full(pdata.shape, pg, dtype=pdata.dtype)
-                    elif pg.shape != pdata.shape:
-                        pg = _unbroadcast(pg, pdata.shape)
-                    if not create_graph and pg.dtype != pdata.dtype:
-                        pg = pg.astype(pdata.dtype)
-                if _ANOMALY:
-                    _check_finite(_raw(pg), f"the gradient of operation '{node._op}'")
-                acc = p._acc
-                p._acc = pg if acc is None else acc + pg
+            if type(pg) is not float or type(p.data) is not float:
+                pg = _conform(pg, p.data, create_graph)
+            if _ANOMALY:
+                _check_finite(_raw(pg), f"the gradient of operation '{node._op}'")
+            acc = p._acc
+            p._acc = pg if acc is None else acc + pg
+
+
+def _backprop_fast(order: list[Value]) -> None:
+    """``_backprop_general`` on raw data, unrolled for the one- and two-input ops.
+
+    Spelling out the two parents instead of zipping is about 2x faster on scalar
+    graphs (the loop overhead is comparable to the arithmetic itself).
+    """
+    for node in reversed(order):
+        rule = node._backward
+        g = node._acc
+        if rule is None or g is None:
+            continue
+        parents = node._parents
+        if len(parents) == 2:
+            a, b = parents
+            ga, gb = rule(g, node.data, node._ctx, a.data, b.data)
+            if ga is not None and a.requires_grad:
+                if type(ga) is not float or type(a.data) is not float:
+                    ga = _conform(ga, a.data, False)
+                acc = a._acc
+                a._acc = ga if acc is None else acc + ga
+            if gb is not None and b.requires_grad:
+                if type(gb) is not float or type(b.data) is not float:
+                    gb = _conform(gb, b.data, False)
+                acc = b._acc
+                b._acc = gb if acc is None else acc + gb
+        elif len(parents) == 1:
+            (a,) = parents
+            (ga,) = rule(g, node.data, node._ctx, a.data)
+            if ga is not None and a.requires_grad:
+                if type(ga) is not float or type(a.data) is not float:
+                    ga = _conform(ga, a.data, False)
+                acc = a._acc
+                a._acc = ga if acc is None else acc + ga
+        else:
+            grads = rule(g, node.data, node._ctx, *[p.data for p in parents])
+            for p, pg in zip(parents, grads, strict=True):
+                if pg is not None and p.requires_grad:
+                    if type(pg) is not float or type(p.data) is not float:
+                        pg = _conform(pg, p.data, False)
+                    acc = p._acc
+                    p._acc = pg if acc is None else acc + pg
+
+
+def _conform(pg: Any, pdata: Any, create_graph: bool) -> Any:
+    """Make a gradient match its input: a float for a scalar, else its shape and dtype."""
+    if type(pdata) is float:
+        if isinstance(pg, Value):
+            return pg if type(pg.data) is float else pg.sum()
+        return pg if type(pg) is float else float(np.sum(pg))
+    if type(pg) is float:
+        return np.full(pdata.shape, pg, dtype=pdata.dtype)
+    if pg.shape != pdata.shape:
+        pg = _unbroadcast(pg, pdata.shape)
+    if not create_graph and pg.dtype != pdata.dtype:
+        pg = pg.astype(pdata.dtype)
+    return pg
 
 
 def grad(
