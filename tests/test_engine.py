@@ -728,3 +728,14 @@ def test_detect_anomaly_names_the_op():
 def test_indexing_a_scalar_value_is_an_error():
     with pytest.raises(TypeError, match="scalar"):
         Value(1.0).sum()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_division_by_zero_gives_inf_like_numpy():
+    t = Value(np.array([1.0, 0.0, -1.0]))
+    with np.errstate(all="ignore"):
+        expected = np.array([1.0, 0.0, -1.0]) / 0.0
+    for out in (t / 0, t / 0.0, t / Value(0.0), t / np.zeros(3)):
+        np.testing.assert_array_equal(out.data, expected)
+    assert Value(2.0).__truediv__(0).data == math.inf
+    assert math.isnan((Value(0.0) / 0).data)

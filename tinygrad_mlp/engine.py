@@ -43,6 +43,7 @@ __all__ = [
 
 _GRAD_ENABLED = True
 _ANOMALY = False
+_new = object.__new__  # allocate a Value without running __init__ (ops set every slot)
 
 Number = int | float
 
@@ -517,11 +518,13 @@ class Value:
         This is the extension point for new ops: compute ``data`` from the parents'
         data, and give ``backward(g, out, ctx, *inputs) -> grads`` (see module doc).
         """
-        out = Value.__new__(Value)
-        if type(data) is not float:
+        out = _new(Value)
+        if type(data) is float:
+            out.grad = 0.0
+        else:
             data = np.asarray(data)
+            out.grad = None
         out.data = data
-        out.grad = 0.0 if type(data) is float else None
         out.label = ""
         out._op = op
         out._acc = None
@@ -717,7 +720,7 @@ class Value:
     def __truediv__(self, other: Any) -> Value:
         if type(other) is not Value:
             other = _as_data(other)
-            if type(other) is float:
+            if type(other) is float and other != 0.0:  # x / 0 gives inf/nan like NumPy
                 return self * (1.0 / other)
             other = _const(other)
         return self * other**-1.0
@@ -938,9 +941,13 @@ class Value:
 
 def _const(x: Any) -> Value:
     """Wrap a number or array as a Value that needs no gradient."""
-    v = Value.__new__(Value)
-    v.data = _as_data(x)
-    v.grad = 0.0 if type(v.data) is float else None
+    v = _new(Value)
+    if type(x) is float:  # the common case: a plain number in scalar arithmetic
+        v.data = x
+        v.grad = 0.0
+    else:
+        v.data = _as_data(x)
+        v.grad = 0.0 if type(v.data) is float else None
     v.requires_grad = False
     v.label = ""
     v._op = ""
@@ -1015,9 +1022,13 @@ def _topological_order(root: Value) -> list[Value]:
         if node in seen:  # pushed twice by two children; finished already
             continue
         visit(node)
+        parents = node._parents
+        if not parents:  # a leaf waits for nothing
+            order.append(node)
+            continue
         push(node)
         push(None)
-        for p in node._parents:
+        for p in parents:
             if p.requires_grad and p not in seen:
                 push(p)
     return order

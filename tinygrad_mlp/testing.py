@@ -167,17 +167,18 @@ def _compare(
             return f"{what} for input {i} has shape {a.shape}, expected the input's shape {n.shape}"
         tolerance = atol + rtol * np.abs(n)
         with np.errstate(invalid="ignore"):
-            excess = np.abs(a - n) / tolerance
-        excess = np.where(np.isnan(excess), np.inf, excess)  # nan never agrees
-        if a.size and excess.max() > 1.0:
-            k = np.unravel_index(int(np.argmax(excess)), a.shape) if a.ndim else ()
-            bad = int((excess > 1.0).sum())
+            difference = np.abs(a - n)
+        difference = np.where(np.isnan(difference), np.inf, difference)  # nan never agrees
+        failing = difference > tolerance
+        if failing.any():
+            # the worst element: the largest |difference| among those that fail
+            k = np.unravel_index(int(np.argmax(np.where(failing, difference, -1.0))), a.shape)
             return (
-                f"{what} mismatch for input {i} (shape {a.shape}) at index {tuple(map(int, k))}: "
-                f"analytic {a[k]!r} vs numeric {n[k]!r}, |difference| "
-                f"{abs(float(a[k]) - float(n[k])):.3g} exceeds the tolerance "
-                f"atol + rtol*|numeric| = {float(tolerance[k]):.3g} "
-                f"(atol={atol}, rtol={rtol}); {bad} of {a.size} elements disagree"
+                f"{what} mismatch for input {i} (shape {a.shape}) at index "
+                f"{tuple(int(j) for j in k)}: analytic {float(a[k])!r} vs numeric "
+                f"{float(n[k])!r}, |difference| {float(difference[k]):.3g} exceeds the "
+                f"tolerance atol + rtol*|numeric| = {float(tolerance[k]):.3g} "
+                f"(atol={atol}, rtol={rtol}); {int(failing.sum())} of {a.size} elements disagree"
             )
     return None
 
