@@ -244,6 +244,26 @@ def test_reductions(name, keepdims, data):
     )
 
 
+KINKS = {
+    "relu": (lambda x: x.relu(), None),
+    "abs": (lambda x: x.abs(), None),
+    "leaky_relu": (lambda x: x.leaky_relu(0.1), lambda t: F.leaky_relu(t, 0.1)),
+    "elu": (lambda x: x.elu(), lambda t: F.elu(t)),
+    "clip": (lambda x: x.clip(-1.0, 1.0), lambda t: t.clip(-1.0, 1.0)),
+    "max with ties": (lambda x: x.max(), lambda t: torch.amax(t)),
+    "min with ties": (lambda x: x.min(axis=0), lambda t: torch.amin(t, dim=0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KINKS))
+def test_gradients_at_kinks_follow_pytorch(name):
+    """Where the derivative is undefined, the engine picks PyTorch's (sub)gradient."""
+    pytest.importorskip("torch")
+    fn, torch_fn = KINKS[name]
+    x = np.array([-1.0, 0.0, 1.0, 1.0, -1.0, 0.0])
+    assert_matches_torch(fn, torch_fn or fn, x)
+
+
 def test_max_ties_share_the_gradient():
     x = Value(np.array([1.0, 3.0, 3.0, 2.0]))
     x.max().backward()
@@ -424,6 +444,15 @@ def test_micrograd_readme_example_matches_torch():
     assert g.data == pytest.approx(tg.item(), rel=1e-12)
     assert a.grad == pytest.approx(ta.grad.item(), rel=1e-12)
     assert b.grad == pytest.approx(tb.grad.item(), rel=1e-12)
+
+
+def test_micrograd_readme_example_matches_micrograd():
+    engine = pytest.importorskip("micrograd.engine")
+    a, b, g = _micrograd_readme(Value)
+    g.backward()
+    ma, mb, mg = _micrograd_readme(engine.Value)
+    mg.backward()
+    assert (g.data, a.grad, b.grad) == pytest.approx((mg.data, ma.grad, mb.grad), rel=1e-12)
 
 
 def test_micrograd_sanity_check_matches_torch():
@@ -666,6 +695,24 @@ def test_gradgradcheck(name, data):
     if name == "max":
         x = data.draw(arrays_for("max", small_shapes(min_dims=2, max_dims=2, max_side=3)))
     assert gradgradcheck(fn, x)
+
+
+GRADGRAD_BINARY = {
+    "mul": lambda a, b: (a * b * a).tanh(),
+    "div": lambda a, b: a / (b * b + 1.0) * a,
+    "pow": lambda a, b: (a * a + 1.0) ** (b * 0.3),
+    "rpow": lambda a, b: 2.0 ** (a * b),
+    "sub": lambda a, b: (1.0 - a - b) * (a - b),
+    "where": lambda a, b: where(a.data > 0, a * a, b * a),
+    "sqrt": lambda a, b: (a * a + b * b + 1.0).sqrt(),
+    "selu": lambda a, b: (a * b).selu() * a,
+}
+
+
+@given(st.sampled_from(sorted(GRADGRAD_BINARY)), broadcastable_values(2, elements="div"))
+def test_gradgradcheck_with_broadcasting(name, ab):
+    """Second derivatives through un-broadcasting (|x| >= 0.1 keeps away from kinks)."""
+    assert gradgradcheck(GRADGRAD_BINARY[name], *ab, atol=1e-4)
 
 
 def test_gradgradcheck_on_scalar_values():
