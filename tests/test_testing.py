@@ -204,3 +204,14 @@ def test_matmul_pair_is_compatible(ab):
 )
 def test_matmul_pair_covers_every_case(wanted):
     find(matmul_pair(), lambda ab: wanted(*ab))
+
+
+@given(
+    values(dtype=np.float32, elements="div"),
+    broadcastable_values(2, dtype=np.float32, elements=["log", "max"]),
+    matmul_pair(dtype=np.float32),
+)
+def test_float32_strategies(v, ab, mm):
+    assert v.dtype == np.float32 and np.all(np.abs(v.data) >= 0.1)
+    assert all(x.dtype == np.float32 for x in (*ab, *mm))
+    assert np.all(ab[0].data >= 0.5)

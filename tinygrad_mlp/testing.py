@@ -312,8 +312,8 @@ def _st():
     return strategies
 
 
-# Where each op is smooth and defined: (low, high) magnitude bounds plus whether
-# the sign may be negative; ops not listed are smooth everywhere on [-3, 3].
+# Ops whose safe domain is narrower than [-3, 3] (see ``safe_elements``): kinks
+# at 0, domains of positive numbers, and kinks between elements or at +-1.
 _AWAY_FROM_ZERO = ("relu", "abs", "leaky_relu", "elu", "selu", "div", "truediv", "rtruediv")
 _POSITIVE = ("log", "sqrt", "pow")
 _DISTINCT = ("max", "min", "clip")
@@ -335,15 +335,20 @@ def safe_elements(op: str | None = None, dtype: Any = np.float64) -> Any:
     """
     st = _st()
     width = 32 if np.dtype(dtype) == np.float32 else 64
+    exact = np.float32 if width == 32 else np.float64  # bounds representable in dtype
+
+    def floats(lo: float, hi: float) -> Any:
+        return st.floats(float(exact(lo)), float(exact(hi)), width=width)
+
     if op in _POSITIVE:
-        return st.floats(0.5, 3.0, width=width)
+        return floats(0.5, 3.0)
     if op in _AWAY_FROM_ZERO:
-        magnitude = st.floats(0.1, 3.0, width=width)
+        magnitude = floats(0.1, 3.0)
         return st.tuples(magnitude, st.booleans()).map(lambda t: -t[0] if t[1] else t[0])
     if op in _DISTINCT:
-        grid = st.integers(-60, 60).filter(lambda k: abs(abs(k) - 20) > 1)
-        return grid.map(lambda k: float(np.asarray(k / 20, dtype=dtype)))
-    return st.floats(-3.0, 3.0, width=width)
+        grid = [k / 20 for k in range(-60, 61) if abs(abs(k) - 20) > 1]
+        return st.sampled_from([float(np.asarray(x, dtype=dtype)) for x in grid])
+    return floats(-3.0, 3.0)
 
 
 def small_shapes(min_dims: int = 0, max_dims: int = 3, max_side: int = 4) -> Any:
