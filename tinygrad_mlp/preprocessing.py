@@ -149,15 +149,24 @@ def normalize(x: Any, axis: int = -1, order: int = 2) -> np.ndarray:
     course: for that use ``standardize`` or ``StandardScaler``.
     """
     arr = _float_array(x)
-    norm = np.atleast_1d(np.linalg.norm(arr, order, axis))
-    norm[norm == 0] = 1
-    return (arr / np.expand_dims(norm, axis)).astype(arr.dtype, copy=False)
+    # divide by the largest magnitude first, so tiny or huge vectors do not under/overflow
+    peak = np.max(np.abs(arr), axis=axis, keepdims=True) if arr.size else np.ones(1)
+    peak = np.where(peak == 0, 1, peak)
+    norm = np.linalg.norm(arr / peak, order, axis, keepdims=True) * peak
+    norm = np.where(norm == 0, 1, norm)
+    return (arr / norm).astype(arr.dtype, copy=False)
 
 
-def _safe_std(std: np.ndarray) -> np.ndarray:
-    """A feature with zero spread is left unscaled (divided by 1), as scikit-learn does."""
+def _safe_std(std: Any, mean: Any = 0.0) -> np.ndarray:
+    """A feature with zero spread is left unscaled (divided by 1), as scikit-learn does.
+
+    A constant column's computed std is rarely exactly 0 (the mean is rounded), so
+    a std within rounding error of the mean's magnitude also counts as zero.
+    """
     std = np.array(std, dtype=np.float64, copy=True)
-    std[~(std > np.finfo(np.float64).eps)] = 1.0
+    eps = np.finfo(np.float64).eps
+    constant = ~(std > np.maximum(1e3 * eps * np.abs(np.asarray(mean, dtype=np.float64)), 1e-300))
+    std[constant] = 1.0
     return std
 
 
@@ -174,7 +183,7 @@ def standardize(x: Any, mean: Any = None, std: Any = None) -> np.ndarray:
         mean = arr.mean(axis=0, dtype=np.float64) if arr.size else 0.0
     if std is None:
         std = arr.std(axis=0, dtype=np.float64) if arr.size else 1.0
-    std = _safe_std(np.asarray(std))
+    std = _safe_std(std, mean)
     return ((arr - np.asarray(mean)) / std).astype(arr.dtype, copy=False)
 
 
@@ -221,7 +230,9 @@ class StandardScaler:
         features = arr.shape[1:]
         self.mean_ = arr.mean(axis=0, dtype=np.float64) if self.with_mean else np.zeros(features)
         self.std_ = (
-            _safe_std(arr.std(axis=0, dtype=np.float64)) if self.with_std else np.ones(features)
+            _safe_std(arr.std(axis=0, dtype=np.float64), arr.mean(axis=0, dtype=np.float64))
+            if self.with_std
+            else np.ones(features)
         )
         self.n_samples_seen_ = int(arr.shape[0])
         return self
@@ -271,7 +282,7 @@ class StandardScaler:
         scaler = cls(with_mean=config.get("with_mean", True), with_std=config.get("with_std", True))
         if config.get("mean") is not None:
             scaler.mean_ = np.asarray(config["mean"], dtype=np.float64)
-            scaler.std_ = _safe_std(np.asarray(config["std"], dtype=np.float64))
+            scaler.std_ = np.asarray(config["std"], dtype=np.float64)
             scaler.n_samples_seen_ = int(config.get("n_samples_seen", 0))
         return scaler
 
