@@ -772,9 +772,13 @@ def test_detect_anomaly_names_the_op():
     assert np.isnan(x.log().data[0])  # outside the block nan passes silently
 
 
-def test_indexing_a_scalar_value_is_an_error():
-    with pytest.raises(TypeError, match="scalar"):
+def test_tensor_ops_on_a_scalar_value_are_errors():
+    with pytest.raises(TypeError, match="sum needs a tensor Value; this is a scalar Value"):
         Value(1.0).sum()
+    with pytest.raises(TypeError, match="indexing needs a tensor Value"):
+        Value(1.0)[0]
+    with pytest.raises(ValueError, match="scalar"):
+        Value(1.0) @ Value(np.ones(2))
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
