@@ -230,11 +230,32 @@ def test_progbar_verbose_0_prints_nothing(capsys):
 
 
 def test_progbar_unknown_number_of_steps(capsys):
-    run([], [{"loss": 0.5}], steps=None or 0, verbose=1)
+    run([], [{"loss": 0.5}], steps=0, verbose=1)  # an empty epoch does not crash
     bar = Progbar(target=None)
     bar.update(3, [("loss", 0.5)])
     bar.update(4, [("loss", 0.5)], finalize=True)
     assert re.match(r"^4/Unknown - \d+s \d+(s|ms|us)/step - loss: 0\.5000$", bar.line(4, True))
+
+
+def test_progbar_for_evaluate_and_predict_but_not_for_fits_validation(capsys):
+    bar = ProgbarLogger()
+    cbs = CallbackList([bar], model=FakeModel(), steps=4, verbose=1)
+    for hooks in ("test", "predict"):
+        getattr(cbs, f"on_{hooks}_begin")()
+        for batch in range(4):
+            getattr(cbs, f"on_{hooks}_batch_begin")(batch)
+            getattr(cbs, f"on_{hooks}_batch_end")(batch, {"loss": 0.25})
+        getattr(cbs, f"on_{hooks}_end")({"loss": 0.25} if hooks == "test" else None)
+    lines = capsys.readouterr().out.splitlines()
+    assert re.match(r"^4/4 \[={30}\] - \d+s \d+(s|ms|us)/step - loss: 0\.2500$", lines[0])
+    assert re.match(r"^4/4 \[={30}\] - \d+s \d+(s|ms|us)/step$", lines[1])
+    assert len(lines) == 2
+    # inside fit, the validation pass prints nothing of its own
+    cbs.on_train_begin()
+    cbs.on_test_begin()
+    cbs.on_test_batch_end(0, {"loss": 1.0})
+    cbs.on_test_end({"loss": 1.0})
+    assert capsys.readouterr().out == ""
 
 
 @settings(max_examples=40, deadline=None)
