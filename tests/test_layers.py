@@ -188,3 +188,29 @@ def test_base_layer_is_identity_and_unbuilt_count_params_raises():
     x = np.ones((2, 3), dtype=np.float32)
     np.testing.assert_array_equal(layer(x).data, x)
     assert layer.count_params() == 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    batch=st.integers(1, 4),
+    nin=st.integers(1, 4),
+    units=st.integers(1, 4),
+    use_bias=st.booleans(),
+    seed=st.integers(0, 100),
+)
+def test_fused_dense_node_passes_gradcheck(batch, nin, units, use_bias, seed):
+    from tinygrad_mlp.testing import gradcheck, gradgradcheck
+
+    layer = Dense(units, use_bias=use_bias, dtype="float64", input_dim=nin)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, nin))
+    k = rng.normal(size=(nin, units))
+    b = rng.normal(size=units)
+
+    def fn(x, k, b=None):
+        layer.kernel, layer.bias = k, b
+        return layer.call_linear(x).tanh()
+
+    args = (x, k, b) if use_bias else (x, k)
+    assert gradcheck(fn, *args)
+    assert gradgradcheck(fn, *args)

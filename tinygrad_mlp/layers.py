@@ -344,6 +344,16 @@ def Input(  # noqa: N802 - Keras' name
     return InputLayer(input_shape=shape, batch_size=batch_size, name=name, dtype=dtype)
 
 
+def _dense_bw(g, out, ctx, x, kernel, bias=None):
+    """For z = x @ W + b: dx = g @ W^T, dW = x^T @ g, db = sum of g over the batch."""
+    need_x, need_kernel = ctx
+    gx = g @ kernel.T if need_x else None
+    gk = x.T @ g if need_kernel else None
+    if bias is None:
+        return gx, gk
+    return gx, gk, g.sum(axis=0)
+
+
 class Dense(Layer):
     """A fully connected layer: ``output = activation(inputs @ kernel + bias)``.
 
@@ -401,11 +411,25 @@ class Dense(Layer):
         super().build(input_shape)
 
     def call_linear(self, inputs: Value) -> Value:
-        """The pre-activation ``z = inputs @ kernel + bias``, shape ``(batch, units)``."""
-        z = inputs @ self.kernel
+        """The pre-activation ``z = inputs @ kernel + bias``, shape ``(batch, units)``.
+
+        For 2-D inputs this is one graph node (op ``'dense'``) rather than ``@``
+        then ``+``: half the bookkeeping per layer, and the bias gradient is a
+        plain column sum instead of an un-broadcast.
+        """
+        kernel = self.kernel
+        if inputs.ndim != 2:
+            z = inputs @ kernel
+            return z + self.bias if self.use_bias else z
+        x = inputs.data
+        if x.shape[1] != kernel.data.shape[0]:
+            self._check_input_shape(x.shape)
+        data = x @ kernel.data
+        ctx = (inputs.requires_grad, kernel.requires_grad)
         if self.use_bias:
-            z = z + self.bias
-        return z
+            data += self.bias.data
+            return Value._make(data, (inputs, kernel, self.bias), "dense", _dense_bw, ctx)
+        return Value._make(data, (inputs, kernel), "dense", _dense_bw, ctx)
 
     def call(self, inputs: Value, training: bool = False) -> Value:
         return self.activation(self.call_linear(inputs))

@@ -967,6 +967,11 @@ def _column_widths(
     return widths
 
 
+def _fitted(default: tuple[int, ...], rows: list[tuple[str, ...]], pad: int) -> tuple[int, ...]:
+    """Default column widths, widened so that no row is cut when no line_length is given."""
+    return tuple(max([w] + [len(row[i]) + pad for row in rows]) for i, w in enumerate(default))
+
+
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
@@ -979,7 +984,7 @@ def _box_table(
     line_length: int | None,
     positions: Sequence[float] | None,
 ) -> list[str]:
-    widths = _column_widths(line_length, positions, (33, 24, 15), 76, 4)
+    widths = _column_widths(line_length, positions, _fitted((33, 24, 15), rows, 2), 76, 4)
     inner = [w - 2 for w in widths]
 
     def rule(left: str, fill: str, mid: str, right: str) -> str:
@@ -1015,7 +1020,7 @@ def _ascii_table(
     line_length: int | None,
     positions: Sequence[float] | None,
 ) -> list[str]:
-    widths = _column_widths(line_length, positions, (29, 26, 10), 65, 0)
+    widths = _column_widths(line_length, positions, _fitted((29, 26, 10), rows, 3), 65, 0)
     total = sum(widths)
 
     def row(cells: tuple[str, ...]) -> str:
