@@ -122,10 +122,18 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
     from tinygrad_mlp import losses, optimizers
 
     loss = getattr(model, "loss", None)
+    raw = getattr(model, "_compile_config", None) or {}
+    loss_weights = raw.get("loss_weights")
     return {
         "optimizer": optimizers.serialize(optimizer),
         "loss": None if loss is None else losses.serialize(losses.get(loss)),
         "metrics": [_metric_name(m) for m in (getattr(model, "compiled_metrics", None) or [])],
+        "weighted_metrics": [
+            _metric_name(m) for m in (getattr(model, "compiled_weighted_metrics", None) or [])
+        ],
+        "loss_weights": list(loss_weights)
+        if isinstance(loss_weights, list | tuple)
+        else (loss_weights),
     }
 
 
@@ -497,19 +505,18 @@ def _check_layer_classes(model_config: Any, where: str) -> None:
     """Refuse any layer class this library does not define, before building anything."""
     from tinygrad_mlp import layers
 
-    known = _known(layers, layers.Layer)
+    known = dict(getattr(layers, "_LAYERS", None) or _known(layers, layers.Layer))
+    known.pop("Layer", None)
     inner = model_config.get("config") if isinstance(model_config, dict) else None
     layer_list = inner.get("layers") if isinstance(inner, dict) else None
     if not isinstance(layer_list, list):
         raise ValueError(f"{where}: config.json model config has no 'layers' list")
     for i, layer in enumerate(layer_list):
         cls = layer.get("class_name") if isinstance(layer, dict) else None
-        if cls == "InputLayer":
-            continue
-        if cls not in known or cls == "Layer":
+        if cls not in known:
             raise ValueError(
                 f"{where}: unknown layer class {cls!r} (layer {i}); known layer classes: "
-                f"{', '.join(sorted(n for n in known if n != 'Layer'))}"
+                f"{', '.join(sorted(known))}"
             )
 
 
@@ -560,7 +567,7 @@ def _check_weights_fit(model: Any, weights: list[tuple[str, np.ndarray]], where:
             )
 
 
-def _compile_from_config(compile_config: Any, where: str) -> tuple[Any, Any, list[str]]:
+def _compile_from_config(compile_config: Any, where: str) -> dict[str, Any]:
     """Rebuild the optimizer, loss and metric names from config.json's compile entry."""
     from tinygrad_mlp import losses, metrics, optimizers
 
@@ -578,15 +585,35 @@ def _compile_from_config(compile_config: Any, where: str) -> tuple[Any, Any, lis
         loss = None if loss_cfg is None else losses.deserialize(loss_cfg)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise ValueError(f"{where}: unknown or invalid loss in config.json: {e}") from e
-    metric_names = compile_config.get("metrics") or []
-    if not isinstance(metric_names, list) or not all(isinstance(m, str) for m in metric_names):
-        raise ValueError(f"{where}: config.json compile metrics must be a list of names")
-    try:
-        for m in metric_names:
-            metrics.get(m, loss=loss)
-    except (ValueError, TypeError, KeyError) as e:
-        raise ValueError(f"{where}: unknown metric in config.json: {e}") from e
-    return optimizer, loss, metric_names
+    names: dict[str, list[str]] = {}
+    for key in ("metrics", "weighted_metrics"):
+        given = compile_config.get(key) or []
+        if not isinstance(given, list) or not all(isinstance(m, str) for m in given):
+            raise ValueError(f"{where}: config.json compile {key!r} must be a list of names")
+        try:
+            for m in given:
+                metrics.get(m, loss=loss)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{where}: unknown metric in config.json: {e}") from e
+        names[key] = given
+    loss_weights = compile_config.get("loss_weights")
+    if loss_weights is not None and not (
+        isinstance(loss_weights, int | float)
+        or (
+            isinstance(loss_weights, list) and all(isinstance(w, int | float) for w in loss_weights)
+        )
+    ):
+        raise ValueError(
+            f"{where}: config.json compile 'loss_weights' must be a number or a list of "
+            f"numbers, received {loss_weights!r:.100}"
+        )
+    return {
+        "optimizer": optimizer,
+        "loss": loss,
+        "metrics": names["metrics"] or None,
+        "weighted_metrics": names["weighted_metrics"] or None,
+        "loss_weights": loss_weights,
+    }
 
 
 def load_model(path: str | os.PathLike, compile: bool = True) -> Any:
@@ -612,8 +639,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Any:
     _check_weights_fit(model, archive.weights, where)
     model.set_weights([arr for _, arr in archive.weights])
     if compiled is not None:
-        optimizer, loss, metric_names = compiled
-        model.compile(optimizer=optimizer, loss=loss, metrics=metric_names or None)
+        model.compile(**compiled)
         if archive.state:
             try:
                 model.optimizer.set_state({name: arr for name, arr in archive.state})
