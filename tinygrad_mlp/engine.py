@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
 _GRAD_ENABLED = True
 _ANOMALY = False
 _new = object.__new__  # allocate a Value without running __init__ (ops set every slot)
+_SMALL = 4096  # arrays up to this many elements are cheaper to copy than to view
 
 Number = int | float
 
@@ -346,6 +348,12 @@ def _sum_bw(g, out, ctx, a):
 def _broadcast_any(x: Any, shape: tuple[int, ...]) -> Any:
     if isinstance(x, Value):
         return x.broadcast_to(shape)
+    if math.prod(shape) <= _SMALL:
+        # np.broadcast_to costs about 1.7 us whatever the size; filling a small
+        # array is several times cheaper, and a large one stays a view
+        out = np.empty(shape, dtype=np.asarray(x).dtype)
+        out[...] = x
+        return out
     return np.broadcast_to(x, shape)
 
 
@@ -869,7 +877,7 @@ class Value:
         """Sum divided by the number of elements summed."""
         x = self._tensor_data("mean")
         axes = _normalize_axis(axis, x.ndim)
-        count = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+        count = math.prod([x.shape[a] for a in axes])
         return self.sum(axis=axes, keepdims=keepdims) * (1.0 / max(count, 1))
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Value:
@@ -937,6 +945,9 @@ class Value:
         if type(x) is float:
             raise TypeError(f"{what} needs a tensor Value; this is a scalar Value ({x!r})")
         return x
+
+
+_data_of = attrgetter("data")
 
 
 def _const(x: Any) -> Value:
@@ -1060,7 +1071,7 @@ def _backprop_general(order: list[Value], create_graph: bool) -> None:
         if create_graph:
             grads = rule(g, node, node._ctx, *parents)
         else:
-            grads = rule(g, node.data, node._ctx, *[p.data for p in parents])
+            grads = rule(g, node.data, node._ctx, *map(_data_of, parents))
         for p, pg in zip(parents, grads, strict=True):
             if pg is None or not p.requires_grad:
                 continue
@@ -1106,7 +1117,7 @@ def _backprop_fast(order: list[Value]) -> None:
                 acc = a._acc
                 a._acc = ga if acc is None else acc + ga
         else:
-            grads = rule(g, node.data, node._ctx, *[p.data for p in parents])
+            grads = rule(g, node.data, node._ctx, *map(_data_of, parents))
             for p, pg in zip(parents, grads, strict=True):
                 if pg is not None and p.requires_grad:
                     if type(pg) is not float or type(p.data) is not float:
