@@ -254,16 +254,19 @@ def save_weights(model: Any, path: str | os.PathLike, overwrite: bool = True) ->
 # reading and validating the archive (no model involved)
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str, where: str) -> None:
     """Reject names that could escape a folder if the archive were ever extracted."""
     if "\\" in name or "\x00" in name:
-        raise ValueError(f"unsafe member name {name!r}: backslashes and NUL are not allowed")
+        raise ValueError(
+            f"{where}: unsafe member name {name!r}: backslashes and NUL are not allowed"
+        )
     if name.startswith("/") or re.match(r"[A-Za-z]:", name):
-        raise ValueError(f"unsafe member name {name!r}: absolute paths are not allowed")
+        raise ValueError(f"{where}: unsafe member name {name!r}: absolute paths are not allowed")
     parts = name.rstrip("/").split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise ValueError(
-            f"unsafe member name {name!r}: path traversal ('..', '.', empty parts) not allowed"
+            f"{where}: unsafe member name {name!r}: path traversal ('..', '.', empty parts) "
+            "is not allowed"
         )
 
 
@@ -276,7 +279,7 @@ def _check_infos(zf: zipfile.ZipFile, where: str) -> dict[str, zipfile.ZipInfo]:
     total = 0
     for info in infos:
         name = info.filename
-        _check_name(name)
+        _check_name(name, where)
         if name in members:
             raise ValueError(f"{where}: member {name!r} appears more than once")
         if info.flag_bits & 0x1:
