@@ -66,6 +66,7 @@ _STATE_DTYPES = _WEIGHT_DTYPES + (
 )
 _MEMBER_RE = re.compile(r"(weights|optimizer)/(\d{5,})\.npy")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so equal models give equal members
+_RECOMPILE = " (to use the weights anyway: load_model(path, compile=False), then compile)"
 _CAN_READ = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
@@ -131,9 +132,9 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
         "weighted_metrics": [
             _metric_name(m) for m in (getattr(model, "compiled_weighted_metrics", None) or [])
         ],
-        "loss_weights": list(loss_weights)
-        if isinstance(loss_weights, list | tuple)
-        else (loss_weights),
+        "loss_weights": (
+            list(loss_weights) if isinstance(loss_weights, list | tuple) else loss_weights
+        ),
     }
 
 
@@ -582,12 +583,14 @@ def _compile_from_config(compile_config: Any, where: str) -> dict[str, Any]:
     try:
         optimizer = optimizers.deserialize(compile_config["optimizer"])
     except (ValueError, TypeError, KeyError, AttributeError) as e:
-        raise ValueError(f"{where}: unknown or invalid optimizer in config.json: {e}") from e
+        raise ValueError(
+            f"{where}: unknown or invalid optimizer in config.json: {e}{_RECOMPILE}"
+        ) from e
     try:
         loss_cfg = compile_config.get("loss")
         loss = None if loss_cfg is None else losses.deserialize(loss_cfg)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
-        raise ValueError(f"{where}: unknown or invalid loss in config.json: {e}") from e
+        raise ValueError(f"{where}: unknown or invalid loss in config.json: {e}{_RECOMPILE}") from e
     names: dict[str, list[str]] = {}
     for key in ("metrics", "weighted_metrics"):
         given = compile_config.get(key) or []
@@ -597,15 +600,11 @@ def _compile_from_config(compile_config: Any, where: str) -> dict[str, Any]:
             for m in given:
                 metrics.get(m, loss=loss)
         except (ValueError, TypeError, KeyError) as e:
-            raise ValueError(f"{where}: unknown metric in config.json: {e}") from e
+            raise ValueError(f"{where}: unknown metric in config.json: {e}{_RECOMPILE}") from e
         names[key] = given
     loss_weights = compile_config.get("loss_weights")
-    if loss_weights is not None and not (
-        isinstance(loss_weights, int | float)
-        or (
-            isinstance(loss_weights, list) and all(isinstance(w, int | float) for w in loss_weights)
-        )
-    ):
+    numbers = loss_weights if isinstance(loss_weights, list) else [loss_weights]
+    if loss_weights is not None and not all(isinstance(w, int | float) for w in numbers):
         raise ValueError(
             f"{where}: config.json compile 'loss_weights' must be a number or a list of "
             f"numbers, received {loss_weights!r:.100}"
