@@ -11,7 +11,8 @@ Workloads (all in one run, best-of-N wall time after warm-up):
     its 4 samples, one training step = forward on the 4 samples, squared-error
     loss, zero_grad, backward, SGD update. The same Python model code runs on
     each engine's ``Value``, so only the engine differs; ``tinygrad_mlp.nn.MLP``
-    is timed too when it exists.
+    is timed too when it exists. Each timed repeat runs hundreds of steps, so
+    the garbage collection micrograd's reference cycles cause is counted.
 (b) a long chain ``y = y * c`` of 250k, 500k and 1M scalar nodes: build and
     backward time, microseconds per node (linear time shows as a flat column).
 (c) per-op overhead of scalar ``+ * tanh relu`` (recording included).
@@ -126,9 +127,23 @@ def bench_mlp(repeat: int, number: int) -> list[list]:
         times["tinygrad_mlp.nn.MLP"] = best_of(step, repeat=repeat, number=number, warmup=number)
     except (ImportError, AttributeError, TypeError) as exc:
         print(f"[skip] tinygrad_mlp.nn.MLP not usable yet ({exc.__class__.__name__}: {exc})")
+    if micrograd is not None:
+        # where micrograd's time goes: its closures make reference cycles, so the
+        # cyclic garbage collector has to free every graph (not how users run it)
+        model = MLP(micrograd.Value, 3, [4, 4, 1])
+        step = make_step(model, model.parameters(), 0)
+        gc.disable()
+        try:
+            t = best_of(step, repeat=repeat, number=number, warmup=number)
+        finally:
+            gc.enable()
+            gc.collect()
+        times["(micrograd.Value, gc disabled)"] = t
     ref = times.get("micrograd.Value")
     for name, t in times.items():
         note = ratio_text(t, ref, "micrograd") if ref and name != "micrograd.Value" else ""
+        if name.startswith("(micrograd"):
+            note = f"micrograd spends {1 - t / ref:.0%} of its step in the garbage collector"
         rows.append([name, t * 1e3, 1.0 / t, note])
     return rows
 
@@ -290,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     print(machine_line())
     print()
     print("(a) micrograd's MLP(3, [4, 4, 1]) on its 4 samples: one training step")
-    rows = bench_mlp(repeat, 20 if quick else 50)
+    rows = bench_mlp(repeat, 100 if quick else 300)
     print(table(["engine", "ms/step", "steps/s", "ratio"], rows))
     print(check_no_cycles())
     print()
