@@ -449,11 +449,14 @@ def memory_check(total_steps: int = 10_000) -> None:
         return
     chunk = 2_000
     epochs_per_chunk = math.ceil(chunk / w.steps)
-    readings = []
+    impl.train(1)  # build the model and the optimizer's slots first
     gc.collect()
-    for done in range(0, total_steps, chunk):
+    steps = w.steps
+    readings = [(steps, rss_mb())]
+    while steps < total_steps:
         impl.train(epochs_per_chunk)
-        readings.append((done + epochs_per_chunk * w.steps, rss_mb()))
+        steps += epochs_per_chunk * w.steps
+        readings.append((steps, rss_mb()))
     cycles = gc.collect()
     print(
         "memory over training steps of (a): "
