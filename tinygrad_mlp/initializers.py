@@ -1,0 +1,428 @@
+"""Weight initializers: the starting values of kernels and biases, as Keras draws them.
+
+An initializer is called as ``init(shape, dtype='float32') -> np.ndarray``.
+The variance-scaling family (Glorot, He, LeCun) sets the spread from the
+layer's fan-in and fan-out so activations keep their scale through layers:
+
+* ``glorot_uniform``: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out))
+  (Dense's default kernel initializer);
+* ``he_normal``: truncated normal, std = sqrt(2 / fan_in) / 0.8796
+  (0.8796 is the std of a unit normal truncated at 2 std, so the *result*
+  has the target std);
+* ``zeros``: Dense's default bias initializer.
+
+``seed`` makes results reproducible: two initializers built with the same seed
+give the same sequence of arrays (successive calls of one initializer differ,
+as in Keras 3). Without a seed the draw comes from NumPy's global state, so
+``np.random.seed(0)`` makes a whole model reproducible.
+
+>>> GlorotUniform(seed=0)((2, 3)).shape
+(2, 3)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Initializer",
+    "Zeros",
+    "Ones",
+    "Constant",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "GlorotUniform",
+    "GlorotNormal",
+    "HeUniform",
+    "HeNormal",
+    "LecunUniform",
+    "LecunNormal",
+    "compute_fans",
+    "get",
+    "serialize",
+    "deserialize",
+]
+
+Shape = tuple[int, ...]
+
+# std of a standard normal truncated to [-2, 2]: dividing by it gives the
+# truncated draw the requested std (Keras' constant).
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def compute_fans(shape: Shape) -> tuple[int, int]:
+    """(fan_in, fan_out) as Keras: a kernel (in, out) gives (in, out); conv kernels
+    multiply by the receptive field; a vector of length n gives (n, n); a scalar (1, 1)."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def _check_shape(shape: Any) -> Shape:
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        shape = tuple(int(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"an initializer expects a shape tuple, received {shape!r}") from None
+    if any(n < 0 for n in shape):
+        raise ValueError(f"an initializer expects non-negative dimensions, received {shape}")
+    return shape
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    dt = np.dtype(dtype if dtype is not None else "float32")
+    if dt.kind != "f":
+        raise ValueError(f"initializers make floating-point arrays, received dtype {dt}")
+    return dt
+
+
+class Initializer:
+    """Base class: subclasses implement ``__call__(shape, dtype)`` and ``get_config``."""
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Initializer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class _RandomInitializer(Initializer):
+    """Keeps one NumPy generator per instance, seeded by ``seed`` (or by NumPy's global state)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed must be an integer or None, received {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self._rng = None if seed is None else np.random.default_rng(self.seed)
+
+    def _generator(self) -> np.random.Generator:
+        if self._rng is not None:
+            return self._rng
+        # unseeded: follow np.random.seed() so whole models are reproducible
+        return np.random.default_rng(np.random.randint(0, 2**31 - 1))
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+def _truncated_normal(rng: np.random.Generator, shape: Shape, mean: float, std: float) -> Any:
+    """N(mean, std^2) with draws further than 2 std from the mean redrawn."""
+    out = rng.standard_normal(shape)
+    bad = np.abs(out) > 2.0
+    while bad.any():
+        out[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(out) > 2.0
+    return out * std + mean
+
+
+class Zeros(Initializer):
+    """All zeros (Dense's default bias)."""
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        return np.zeros(_check_shape(shape), dtype=_check_dtype(dtype))
+
+
+class Ones(Initializer):
+    """All ones."""
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        return np.ones(_check_shape(shape), dtype=_check_dtype(dtype))
+
+
+class Constant(Initializer):
+    """Every entry equal to ``value``."""
+
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = float(value)
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        return np.full(_check_shape(shape), self.value, dtype=_check_dtype(dtype))
+
+    def get_config(self) -> dict:
+        return {"value": self.value}
+
+
+class RandomNormal(_RandomInitializer):
+    """N(mean, stddev^2) entries."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        shape, dt = _check_shape(shape), _check_dtype(dtype)
+        return self._generator().normal(self.mean, self.stddev, shape).astype(dt)
+
+    def get_config(self) -> dict:
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(_RandomInitializer):
+    """U(minval, maxval) entries."""
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None):
+        super().__init__(seed)
+        self.minval, self.maxval = float(minval), float(maxval)
+        if self.minval > self.maxval:
+            raise ValueError(
+                f"RandomUniform expects minval <= maxval, received minval={minval}, maxval={maxval}"
+            )
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        shape, dt = _check_shape(shape), _check_dtype(dtype)
+        return self._generator().uniform(self.minval, self.maxval, shape).astype(dt)
+
+    def get_config(self) -> dict:
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class TruncatedNormal(_RandomInitializer):
+    """N(mean, stddev^2) with values more than 2 stddev from the mean redrawn."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        shape, dt = _check_shape(shape), _check_dtype(dtype)
+        return _truncated_normal(self._generator(), shape, self.mean, self.stddev).astype(dt)
+
+    def get_config(self) -> dict:
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+_MODES = ("fan_in", "fan_out", "fan_avg")
+_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+
+class VarianceScaling(_RandomInitializer):
+    """Entries with variance ``scale / n``, n = fan_in, fan_out or their mean (``mode``).
+
+    ``uniform``: U(-limit, limit), limit = sqrt(3 scale / n);
+    ``truncated_normal``: std = sqrt(scale / n) / 0.8796 truncated at 2 std;
+    ``untruncated_normal``: std = sqrt(scale / n).
+    """
+
+    def __init__(
+        self,
+        scale: float = 1.0,
+        mode: str = "fan_in",
+        distribution: str = "truncated_normal",
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        if scale <= 0:
+            raise ValueError(f"VarianceScaling expects scale > 0, received scale={scale}")
+        mode = mode.lower()
+        if mode not in _MODES:
+            raise ValueError(
+                f"VarianceScaling received mode={mode!r}; valid modes are {', '.join(_MODES)}"
+            )
+        distribution = distribution.lower()
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in _DISTRIBUTIONS:
+            raise ValueError(
+                f"VarianceScaling received distribution={distribution!r}; valid distributions "
+                f"are {', '.join(_DISTRIBUTIONS)}"
+            )
+        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        shape, dt = _check_shape(shape), _check_dtype(dtype)
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        variance = self.scale / max(1.0, n)
+        rng = self._generator()
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            out = rng.uniform(-limit, limit, shape)
+        elif self.distribution == "truncated_normal":
+            out = _truncated_normal(rng, shape, 0.0, math.sqrt(variance) / _TRUNCATED_STD)
+        else:
+            out = rng.normal(0.0, math.sqrt(variance), shape)
+        return out.astype(dt)
+
+    def get_config(self) -> dict:
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "seed": self.seed,
+        }
+
+
+class GlorotUniform(VarianceScaling):
+    """Xavier uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out))."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(scale=1.0, mode="fan_avg", distribution="uniform", seed=seed)
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+class GlorotNormal(VarianceScaling):
+    """Xavier normal: truncated normal, std = sqrt(2 / (fan_in + fan_out)) / 0.8796."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(scale=1.0, mode="fan_avg", distribution="truncated_normal", seed=seed)
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+class HeUniform(VarianceScaling):
+    """He uniform: U(-limit, limit), limit = sqrt(6 / fan_in)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(scale=2.0, mode="fan_in", distribution="uniform", seed=seed)
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+class HeNormal(VarianceScaling):
+    """He normal: truncated normal, std = sqrt(2 / fan_in) / 0.8796."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(scale=2.0, mode="fan_in", distribution="truncated_normal", seed=seed)
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+class LecunUniform(VarianceScaling):
+    """LeCun uniform: U(-limit, limit), limit = sqrt(3 / fan_in)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(scale=1.0, mode="fan_in", distribution="uniform", seed=seed)
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+class LecunNormal(VarianceScaling):
+    """LeCun normal: truncated normal, std = sqrt(1 / fan_in) / 0.8796."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(scale=1.0, mode="fan_in", distribution="truncated_normal", seed=seed)
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+# -- lookup --------------------------------------------------------------------
+
+_CLASSES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        Zeros,
+        Ones,
+        Constant,
+        RandomNormal,
+        RandomUniform,
+        TruncatedNormal,
+        VarianceScaling,
+        GlorotUniform,
+        GlorotNormal,
+        HeUniform,
+        HeNormal,
+        LecunUniform,
+        LecunNormal,
+    )
+}
+_SNAKE: dict[str, str] = {
+    "zeros": "Zeros",
+    "ones": "Ones",
+    "constant": "Constant",
+    "random_normal": "RandomNormal",
+    "random_uniform": "RandomUniform",
+    "truncated_normal": "TruncatedNormal",
+    "variance_scaling": "VarianceScaling",
+    "glorot_uniform": "GlorotUniform",
+    "glorot_normal": "GlorotNormal",
+    "xavier_uniform": "GlorotUniform",
+    "xavier_normal": "GlorotNormal",
+    "he_uniform": "HeUniform",
+    "he_normal": "HeNormal",
+    "lecun_uniform": "LecunUniform",
+    "lecun_normal": "LecunNormal",
+}
+
+
+def _valid_names() -> str:
+    return ", ".join(sorted(_SNAKE) + sorted(_CLASSES))
+
+
+def get(identifier: str | dict | Initializer | Callable | None) -> Callable:
+    """An initializer from a Keras name (``'glorot_uniform'``, ``'HeNormal'``), a
+    ``{'class_name', 'config'}`` dict, an ``Initializer`` or class, or a callable."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        cls_name = _SNAKE.get(identifier.lower(), identifier)
+        cls = _CLASSES.get(cls_name)
+        if cls is None:
+            raise ValueError(
+                f"Unknown initializer: '{identifier}'. Valid names are: {_valid_names()}"
+            )
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"Could not interpret initializer identifier {identifier!r}: expected a name such as "
+        "'glorot_uniform', an Initializer, a config dict or a callable"
+    )
+
+
+def serialize(initializer: Initializer) -> dict:
+    """``{'class_name': 'GlorotUniform', 'config': {'seed': None}}``: JSON-able."""
+    if not isinstance(initializer, Initializer):
+        raise ValueError(
+            f"Cannot serialize {initializer!r}: only Initializer instances have a config "
+            "(wrap a custom function in an Initializer subclass with get_config)"
+        )
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def deserialize(config: dict | str) -> Initializer:
+    """Inverse of ``serialize``."""
+    if isinstance(config, str):
+        return get(config)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            f"deserialize expects {{'class_name': ..., 'config': {{...}}}}, received {config!r}"
+        )
+    name = config["class_name"]
+    cls = _CLASSES.get(_SNAKE.get(str(name).lower(), name))
+    if cls is None:
+        raise ValueError(f"Unknown initializer: '{name}'. Valid names are: {_valid_names()}")
+    return cls.from_config(dict(config.get("config") or {}))

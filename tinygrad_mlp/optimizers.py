@@ -1,0 +1,798 @@
+"""Optimizers: turn gradients into weight updates, with Keras 3's rules and defaults.
+
+``apply_gradients([(grad, var), ...])`` updates each ``var.data`` **in place**
+(no new arrays on the hot path) and counts ``iterations``. Slots (momentum,
+moments) are kept per variable, in the order the variables are first given.
+``learning_rate`` is a float or a schedule ``lr(step)`` called with the number
+of steps already taken; callbacks may set it.
+
+Rules (g the gradient, t the step counted from 1):
+
+* SGD: ``w -= lr g``; with momentum ``v = m v - lr g; w += v``;
+  Nesterov ``w += m v - lr g`` (with the new v).
+* Adagrad: ``a += g^2; w -= lr g / sqrt(a + eps)``.
+* RMSprop: ``s = rho s + (1 - rho) g^2; w -= lr g / sqrt(s + eps)``
+  (``centered`` subtracts the squared mean gradient; ``momentum`` accumulates the step).
+* Adam: ``m += (1 - b1)(g - m); v += (1 - b2)(g^2 - v);
+  w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``.
+* Nadam: Adam with Nesterov momentum and Keras' momentum schedule
+  ``u_t = b1 (1 - 0.5 * 0.96^(0.004 t))``.
+
+>>> import numpy as np
+>>> from tinygrad_mlp.engine import Value
+>>> w = Value(np.array([1.0]))
+>>> SGD(0.1).apply_gradients([(np.array([2.0]), w)])
+>>> w.data
+array([0.8])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mlp.engine import Value, grad
+
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+    "Nadam",
+    "LearningRateSchedule",
+    "ExponentialDecay",
+    "PiecewiseConstantDecay",
+    "InverseTimeDecay",
+    "StepDecay",
+    "get",
+    "serialize",
+    "deserialize",
+]
+
+
+# ----------------------------------------------------------------------------
+# learning-rate schedules
+
+
+class LearningRateSchedule:
+    """A learning rate that depends on the step: ``schedule(step) -> float``."""
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> LearningRateSchedule:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """lr(step) = initial_learning_rate * decay_rate ^ (step / decay_steps)
+    (the exponent floored when ``staircase``)."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool = False,
+    ) -> None:
+        if decay_steps <= 0:
+            raise ValueError(f"ExponentialDecay expects decay_steps > 0, received {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+
+    def __call__(self, step: int) -> float:
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate * self.decay_rate**p
+
+    def get_config(self) -> dict:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }
+
+
+class StepDecay(ExponentialDecay):
+    """The classic step decay: multiply the rate by ``drop`` every ``steps_per_drop`` steps,
+    lr(step) = initial_learning_rate * drop ^ floor(step / steps_per_drop)."""
+
+    def __init__(
+        self, initial_learning_rate: float, steps_per_drop: int, drop: float = 0.5
+    ) -> None:
+        super().__init__(initial_learning_rate, steps_per_drop, drop, staircase=True)
+
+    def get_config(self) -> dict:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "steps_per_drop": self.decay_steps,
+            "drop": self.decay_rate,
+        }
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """lr(step) = initial_learning_rate / (1 + decay_rate * step / decay_steps)."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool = False,
+    ) -> None:
+        if decay_steps <= 0:
+            raise ValueError(f"InverseTimeDecay expects decay_steps > 0, received {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+
+    def __call__(self, step: int) -> float:
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
+
+    def get_config(self) -> dict:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """values[0] while step <= boundaries[0], values[1] while step <= boundaries[1], ...,
+    values[-1] after the last boundary."""
+
+    def __init__(self, boundaries: Sequence[int], values: Sequence[float]) -> None:
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(
+                "PiecewiseConstantDecay expects one more value than boundaries, received "
+                f"{len(boundaries)} boundaries and {len(values)} values"
+            )
+        if list(boundaries) != sorted(boundaries):
+            raise ValueError(
+                f"PiecewiseConstantDecay expects increasing boundaries, received {boundaries}"
+            )
+        self.boundaries = list(boundaries)
+        self.values = [float(v) for v in values]
+
+    def __call__(self, step: int) -> float:
+        for b, v in zip(self.boundaries, self.values, strict=False):
+            if step <= b:
+                return v
+        return self.values[-1]
+
+    def get_config(self) -> dict:
+        return {"boundaries": self.boundaries, "values": self.values}
+
+
+_SCHEDULES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (ExponentialDecay, StepDecay, InverseTimeDecay, PiecewiseConstantDecay)
+}
+
+
+# ----------------------------------------------------------------------------
+# the optimizer base
+
+
+class Optimizer:
+    """Base class. Subclasses name their slots in ``_slot_names`` and implement
+    ``_update(var, grad, slots, scratch, lr)`` acting in place on ``var``."""
+
+    _slot_names: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+    ) -> None:
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(
+                "Only one of clipnorm, clipvalue and global_clipnorm can be set, received "
+                f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
+            )
+        for what, c in (
+            ("clipnorm", clipnorm),
+            ("clipvalue", clipvalue),
+            ("global_clipnorm", global_clipnorm),
+        ):
+            if c is not None and not c > 0:
+                raise ValueError(f"{what} must be > 0, received {what}={c}")
+        self.learning_rate = learning_rate
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self._variables: list[Value] = []
+        self._index: dict[int, int] = {}
+        self._slots: list[dict[str, np.ndarray]] = []
+        self._scratch: list[np.ndarray] = []
+        self._pending: dict[str, np.ndarray] = {}
+
+    # -- learning rate ----------------------------------------------------------
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate for the next step (a schedule is evaluated at ``iterations``)."""
+        lr = self._learning_rate
+        if callable(lr):
+            return float(lr(self.iterations))
+        return lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: float | Callable[[int], float]) -> None:
+        if callable(value):
+            self._learning_rate = value
+            return
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"learning_rate must be a number or a schedule callable with the step, "
+                f"received {value!r}"
+            ) from None
+        if not value >= 0 or not math.isfinite(value):
+            raise ValueError(f"learning_rate must be a finite number >= 0, received {value}")
+        self._learning_rate = value
+
+    lr = learning_rate  # Keras 2 spelling
+
+    # -- variables and slots ----------------------------------------------------
+
+    def build(self, variables: Iterable[Value]) -> None:
+        """Register variables (in order) and create their slots; later ones are appended."""
+        for var in variables:
+            if id(var) in self._index:
+                continue
+            data = var.data
+            if type(data) is float:
+                raise TypeError(
+                    f"{type(self).__name__} updates tensor Values in place; received a scalar "
+                    f"Value {var!r} (use tensor weights, or update scalars by hand)"
+                )
+            i = len(self._variables)
+            self._index[id(var)] = i
+            self._variables.append(var)
+            slots = {}
+            for s in self._slot_names:
+                key = f"{s}_{i}"
+                if key in self._pending:
+                    arr = np.asarray(self._pending.pop(key), dtype=data.dtype)
+                    if arr.shape != data.shape:
+                        raise ValueError(
+                            f"optimizer state {key!r} has shape {arr.shape}, but variable {i} "
+                            f"({var.label or 'unnamed'}) has shape {data.shape}"
+                        )
+                    slots[s] = arr.copy()
+                else:
+                    slots[s] = self._initial_slot(s, data)
+            self._slots.append(slots)
+            self._scratch.append(np.empty_like(data))
+
+    def _initial_slot(self, name: str, data: np.ndarray) -> np.ndarray:
+        return np.zeros_like(data)
+
+    @property
+    def variables(self) -> list[Value]:
+        """The variables this optimizer has updated, in order first given."""
+        return list(self._variables)
+
+    # -- the step ---------------------------------------------------------------
+
+    def _clip(self, pairs: list[tuple[np.ndarray, Value]]) -> list[tuple[np.ndarray, Value]]:
+        if self.clipvalue is not None:
+            c = self.clipvalue
+            return [(np.clip(g, -c, c), v) for g, v in pairs]
+        if self.clipnorm is not None:
+            out = []
+            for g, v in pairs:
+                norm = float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))
+                out.append((g * (self.clipnorm / norm) if norm > self.clipnorm else g, v))
+            return out
+        if self.global_clipnorm is not None:
+            norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g, _ in pairs))
+            if norm > self.global_clipnorm:
+                scale = self.global_clipnorm / norm
+                return [(g * scale, v) for g, v in pairs]
+        return pairs
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Value]]) -> None:
+        """One step: update every ``var.data`` in place from its gradient; ``iterations += 1``.
+
+        Pairs whose gradient is ``None`` are skipped (the variable got no gradient).
+        """
+        pairs = []
+        for g, var in grads_and_vars:
+            if g is None:
+                continue
+            data = var.data
+            g = np.asarray(g)
+            if g.shape != data.shape:
+                raise ValueError(
+                    f"gradient of shape {g.shape} does not match variable "
+                    f"{var.label or ''} of shape {data.shape}"
+                )
+            if g.dtype != data.dtype:
+                g = g.astype(data.dtype)
+            pairs.append((g, var))
+        pairs = self._clip(pairs)
+        self.build(v for _, v in pairs)
+        lr = self.learning_rate
+        self._before_step()
+        for g, var in pairs:
+            i = self._index[id(var)]
+            self._update(var.data, g, self._slots[i], self._scratch[i], lr)
+        self.iterations += 1
+
+    def minimize(self, loss: Value, var_list: Sequence[Value]) -> None:
+        """Differentiate ``loss`` with respect to ``var_list`` and apply one step."""
+
+        grads = grad(loss, list(var_list))
+        self.apply_gradients(zip(grads, var_list, strict=True))
+
+    def _before_step(self) -> None:
+        """Hook for per-step quantities shared by all variables (Nadam's momentum product)."""
+
+    def _update(
+        self, w: np.ndarray, g: np.ndarray, slots: dict, buf: np.ndarray, lr: float
+    ) -> None:
+        raise NotImplementedError
+
+    # -- config and state -------------------------------------------------------
+
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
+        elif callable(lr):
+            lr = self.learning_rate  # a plain function cannot be saved: keep its current value
+        return {
+            "name": self.name,
+            "learning_rate": lr,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Optimizer:
+        config = dict(config)
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict):
+            sched = _SCHEDULES.get(lr.get("class_name"))
+            if sched is None:
+                raise ValueError(
+                    f"Unknown learning rate schedule {lr.get('class_name')!r}; valid ones are "
+                    f"{', '.join(sorted(_SCHEDULES))}"
+                )
+            config["learning_rate"] = sched.from_config(lr.get("config", {}))
+        return cls(**config)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Everything needed to resume: ``iterations`` and ``<slot>_<variable index>`` arrays."""
+        state = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for i, slots in enumerate(self._slots):
+            for s, arr in slots.items():
+                state[f"{s}_{i}"] = arr.copy()
+        state.update(self._extra_state())
+        for k, arr in self._pending.items():
+            state.setdefault(k, np.array(arr))
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore ``get_state()``; slots of variables not yet seen wait for ``build``."""
+        state = dict(state)
+        if "iterations" in state:
+            self.iterations = int(np.asarray(state.pop("iterations")))
+        self._set_extra_state(state)
+        for key, arr in state.items():
+            name, _, idx = key.rpartition("_")
+            if name not in self._slot_names or not idx.isdigit():
+                raise ValueError(
+                    f"{type(self).__name__} has no state {key!r}; expected 'iterations' or "
+                    f"'<slot>_<index>' with slot in {list(self._slot_names)}"
+                )
+            i = int(idx)
+            if i < len(self._slots):
+                target = self._slots[i][name]
+                arr = np.asarray(arr)
+                if arr.shape != target.shape:
+                    raise ValueError(
+                        f"optimizer state {key!r} has shape {arr.shape}, expected {target.shape}"
+                    )
+                target[...] = arr
+            else:
+                self._pending[key] = np.asarray(arr)
+
+    def _extra_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _set_extra_state(self, state: dict[str, np.ndarray]) -> None:
+        """Pop and apply optimizer-wide entries of ``state``."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+# ----------------------------------------------------------------------------
+# the optimizers
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum.
+
+    ``v = momentum v - lr g;  w += v``  (Nesterov: ``w += momentum v - lr g``).
+    """
+
+    _slot_names = ("momentum",)
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "SGD",
+    ) -> None:
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"SGD expects momentum in [0, 1], received momentum={momentum}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        if self.momentum == 0.0:
+            self._slot_names = ()
+
+    def _update(self, w, g, slots, buf, lr):
+        m = self.momentum
+        np.multiply(g, lr, out=buf)  # lr g
+        if m == 0.0:
+            w -= buf
+            return
+        v = slots["momentum"]
+        v *= m
+        v -= buf
+        if self.nesterov:
+            w -= buf
+            np.multiply(v, m, out=buf)
+            w += buf
+        else:
+            w += v
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adagrad(Optimizer):
+    """Per-parameter rates shrinking with the summed squared gradients.
+
+    ``a += g^2;  w -= lr g / sqrt(a + eps)``, a starting at ``initial_accumulator_value``.
+    """
+
+    _slot_names = ("accumulator",)
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "adagrad",
+    ) -> None:
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def _initial_slot(self, name, data):
+        return np.full_like(data, self.initial_accumulator_value)
+
+    def _update(self, w, g, slots, buf, lr):
+        a = slots["accumulator"]
+        np.multiply(g, g, out=buf)
+        a += buf
+        np.add(a, self.epsilon, out=buf)
+        np.sqrt(buf, out=buf)
+        np.divide(g, buf, out=buf)
+        buf *= lr
+        w -= buf
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
+
+
+class RMSprop(Optimizer):
+    """Divide the gradient by a running root mean square of recent gradients.
+
+    ``s = rho s + (1 - rho) g^2;  step = lr g / sqrt(s + eps)`` (centered:
+    ``sqrt(s - gbar^2 + eps)`` with ``gbar = rho gbar + (1 - rho) g``); with momentum
+    ``u = momentum u + step; w -= u``, else ``w -= step``.
+    """
+
+    _slot_names = ("velocity", "average_gradient", "momentum")
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "rmsprop",
+    ) -> None:
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        self.rho = float(rho)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.centered = bool(centered)
+        self._slot_names = (
+            ("velocity",)
+            + (("average_gradient",) if centered else ())
+            + (("momentum",) if self.momentum > 0 else ())
+        )
+
+    def _update(self, w, g, slots, buf, lr):
+        rho = self.rho
+        s = slots["velocity"]
+        np.multiply(g, g, out=buf)
+        buf *= 1.0 - rho
+        s *= rho
+        s += buf
+        if self.centered:
+            gbar = slots["average_gradient"]
+            gbar *= rho
+            np.multiply(g, 1.0 - rho, out=buf)
+            gbar += buf
+            np.multiply(gbar, gbar, out=buf)
+            np.subtract(s, buf, out=buf)
+            buf += self.epsilon
+        else:
+            np.add(s, self.epsilon, out=buf)
+        np.sqrt(buf, out=buf)
+        np.divide(g, buf, out=buf)
+        buf *= lr
+        if self.momentum > 0:
+            u = slots["momentum"]
+            u *= self.momentum
+            u += buf
+            w -= u
+        else:
+            w -= buf
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
+
+
+class Adam(Optimizer):
+    """Adaptive moments (Kingma & Ba), as Keras writes it.
+
+    ``m += (1 - b1)(g - m);  v += (1 - b2)(g^2 - v);
+    w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``
+    (``amsgrad`` uses the running maximum of v).
+    """
+
+    _slot_names = ("momentum", "velocity", "velocity_hat")
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "adam",
+    ) -> None:
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        for what, b in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"{type(self).__name__} expects {what} in [0, 1), received {b}")
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        self.amsgrad = bool(amsgrad)
+        self._slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
+
+    def _update(self, w, g, slots, buf, lr):
+        b1, b2 = self.beta_1, self.beta_2
+        t = self.iterations + 1
+        alpha = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        m, v = slots["momentum"], slots["velocity"]
+        np.subtract(g, m, out=buf)
+        buf *= 1.0 - b1
+        m += buf
+        np.multiply(g, g, out=buf)
+        buf -= v
+        buf *= 1.0 - b2
+        v += buf
+        if self.amsgrad:
+            vhat = slots["velocity_hat"]
+            np.maximum(vhat, v, out=vhat)
+            v = vhat
+        np.sqrt(v, out=buf)
+        buf += self.epsilon
+        np.divide(m, buf, out=buf)
+        buf *= alpha
+        w -= buf
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
+
+
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat, 2016), with Keras' momentum schedule.
+
+    ``u_t = b1 (1 - 0.5 * 0.96^(0.004 t))``, ``P_t = u_1 ... u_t``;
+    ``m_hat = u_{t+1} m / (1 - P_t u_{t+1}) + (1 - u_t) g / (1 - P_t)``,
+    ``v_hat = v / (1 - b2^t)``; ``w -= lr m_hat / (sqrt(v_hat) + eps)``.
+    """
+
+    _slot_names = ("momentum", "velocity")
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "nadam",
+    ) -> None:
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        self._u_product = 1.0
+        self._step_consts: tuple[float, ...] = ()
+
+    def _before_step(self) -> None:
+        b1, t = self.beta_1, self.iterations + 1
+        u_t = b1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
+        u_next = b1 * (1.0 - 0.5 * 0.96 ** (0.004 * (t + 1)))
+        self._u_product *= u_t
+        p_t = self._u_product
+        self._step_consts = (
+            u_next / (1.0 - p_t * u_next),  # weight of m
+            (1.0 - u_t) / (1.0 - p_t),  # weight of g
+            1.0 / (1.0 - self.beta_2**t),  # v bias correction
+        )
+
+    def _update(self, w, g, slots, buf, lr):
+        b1, b2 = self.beta_1, self.beta_2
+        c_m, c_g, c_v = self._step_consts
+        m, v = slots["momentum"], slots["velocity"]
+        np.subtract(g, m, out=buf)
+        buf *= 1.0 - b1
+        m += buf
+        np.multiply(g, g, out=buf)
+        buf -= v
+        buf *= 1.0 - b2
+        v += buf
+        # denominator sqrt(v_hat) + eps, then the numerator m_hat, then the step
+        np.multiply(v, c_v, out=buf)
+        np.sqrt(buf, out=buf)
+        buf += self.epsilon
+        np.reciprocal(buf, out=buf)
+        buf *= lr
+        w -= c_m * m * buf + c_g * g * buf
+
+    def _extra_state(self) -> dict[str, np.ndarray]:
+        return {"u_product": np.array(self._u_product)}
+
+    def _set_extra_state(self, state: dict[str, np.ndarray]) -> None:
+        if "u_product" in state:
+            self._u_product = float(np.asarray(state.pop("u_product")))
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
+# ----------------------------------------------------------------------------
+# lookup
+
+_CLASSES: dict[str, type] = {
+    "sgd": SGD,
+    "adagrad": Adagrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "nadam": Nadam,
+}
+
+
+def get(identifier: str | dict | Optimizer | type) -> Optimizer:
+    """An optimizer from a name (``'sgd'``, ``'adam'``, any case), a config dict,
+    an ``Optimizer`` instance or class."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _CLASSES.get(identifier.lower())
+        if cls is None:
+            raise ValueError(
+                f"Unknown optimizer: '{identifier}'. Valid names are: {', '.join(sorted(_CLASSES))}"
+            )
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    raise TypeError(
+        f"Could not interpret optimizer identifier {identifier!r}: expected a name such as "
+        "'adam', an Optimizer instance or class, or a config dict"
+    )
+
+
+def serialize(optimizer: Optimizer) -> dict:
+    """``{'class_name': 'Adam', 'config': {...}}`` (JSON-able)."""
+    if not isinstance(optimizer, Optimizer):
+        raise ValueError(f"serialize expects an Optimizer, received {optimizer!r}")
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config: dict) -> Optimizer:
+    """Inverse of ``serialize``."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            f"deserialize expects {{'class_name': ..., 'config': {{...}}}}, received {config!r}"
+        )
+    name = config["class_name"]
+    cls = _CLASSES.get(str(name).lower())
+    if cls is None:
+        raise ValueError(
+            f"Unknown optimizer: '{name}'. Valid names are: {', '.join(sorted(_CLASSES))}"
+        )
+    return cls.from_config(dict(config.get("config") or {}))
