@@ -521,21 +521,36 @@ def test_real_fit_early_stopping_restores_the_best_validation_weights(capsys):
     y = (x @ np.array([1.0, -2.0, 0.5]) > 0).astype(np.float32)
     x_val = rng.normal(size=(20, 3)).astype(np.float32)
     y_val = (x_val @ np.array([1.0, -2.0, 0.5]) > 0).astype(np.float32)
-    model = models.Sequential([Dense(8, input_dim=3, activation="tanh"), Dense(1, "sigmoid")])
+    from tinygrad_mlp.initializers import GlorotUniform
+
+    model = models.Sequential(
+        [
+            Dense(8, input_dim=3, activation="tanh", kernel_initializer=GlorotUniform(seed=1)),
+            Dense(1, "sigmoid", kernel_initializer=GlorotUniform(seed=2)),
+        ]
+    )
     # a learning rate far too high makes the validation loss bounce, so stopping happens
     model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["binary_accuracy"])
     model.optimizer.learning_rate = 3.0
     stop = EarlyStopping(patience=2, restore_best_weights=True)
     history = model.fit(
-        x, y, epochs=40, batch_size=10, validation_data=(x_val, y_val), callbacks=[stop], verbose=1
+        x,
+        y,
+        epochs=40,
+        batch_size=10,
+        validation_data=(x_val, y_val),
+        callbacks=[stop],
+        verbose=1,
+        seed=0,
     )
     assert history is model.history
     assert set(history.history) >= {"loss", "binary_accuracy", "val_loss", "val_binary_accuracy"}
     n_epochs = len(history.epoch)
     best = int(np.argmin(history.history["val_loss"]))
     assert stop.best_epoch == best
-    if stop.stopped_epoch:
-        assert n_epochs == stop.stopped_epoch + 1
+    # it stopped early, and the last epoch was worse than the best one
+    assert 0 < stop.stopped_epoch == n_epochs - 1 < 39
+    assert history.history["val_loss"][-1] > min(history.history["val_loss"])
     val_loss = model.evaluate(x_val, y_val, verbose=0)[0]
     assert val_loss == pytest.approx(min(history.history["val_loss"]), rel=1e-4, abs=1e-5)
     out = capsys.readouterr().out
@@ -543,3 +558,42 @@ def test_real_fit_early_stopping_restores_the_best_validation_weights(capsys):
     bar_lines = [line for line in out.splitlines() if line.startswith("6/6 [")]
     assert len(bar_lines) == n_epochs
     assert all(" - val_loss: " in line for line in bar_lines)
+
+
+def test_real_fit_with_schedule_csv_log_checkpoint_and_terminate_on_nan(tmp_path):
+    models = pytest.importorskip("tinygrad_mlp.models")
+    pytest.importorskip("tinygrad_mlp.optimizers")
+    pytest.importorskip("tinygrad_mlp.saving")
+    from tinygrad_mlp.layers import Dense
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 2)).astype(np.float32)
+    y = (x.sum(axis=1) > 0).astype(np.float32)
+    model = models.Sequential([Dense(4, input_dim=2, activation="relu"), Dense(1, "sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
+    model.optimizer.learning_rate = 0.1
+    csv_path = tmp_path / "log.csv"
+    ckpt = ModelCheckpoint(str(tmp_path / "best.tgm"), monitor="val_loss", save_best_only=True)
+    history = model.fit(
+        x,
+        y,
+        epochs=4,
+        batch_size=8,
+        validation_split=0.25,
+        verbose=0,
+        callbacks=[
+            LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1)),
+            CSVLogger(csv_path),
+            ckpt,
+            TerminateOnNaN(),
+        ],
+    )
+    assert history.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.1 / 3, 0.025])
+    assert model.optimizer.learning_rate == pytest.approx(0.025)
+    rows = csv_path.read_text().splitlines()
+    assert rows[0] == "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss"
+    assert [row.split(",")[0] for row in rows[1:]] == ["0", "1", "2", "3"]
+    assert (tmp_path / "best.tgm").exists()
+    assert ckpt.best == pytest.approx(min(history.history["val_loss"]))
+    restored = models.load_model(str(tmp_path / "best.tgm"))
+    assert restored.evaluate(x[30:], y[30:], verbose=0)[0] == pytest.approx(ckpt.best, rel=1e-5)
