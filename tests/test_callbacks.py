@@ -597,3 +597,14 @@ def test_real_fit_with_schedule_csv_log_checkpoint_and_terminate_on_nan(tmp_path
     assert ckpt.best == pytest.approx(min(history.history["val_loss"]))
     restored = models.load_model(str(tmp_path / "best.tgm"))
     assert restored.evaluate(x[30:], y[30:], verbose=0)[0] == pytest.approx(ckpt.best, rel=1e-5)
+
+
+def test_real_optimizer_with_a_schedule_is_not_silently_overwritten():
+    optimizers = pytest.importorskip("tinygrad_mlp.optimizers")
+    model = FakeModel()
+    model.optimizer = optimizers.SGD(optimizers.ExponentialDecay(0.1, 10, 0.5))
+    with pytest.raises(TypeError, match="uses a schedule"):
+        run([LearningRateScheduler(lambda e, lr: lr)], losses(1), model=model)
+    model.optimizer = optimizers.SGD(0.1)
+    model, _ = run([ReduceLROnPlateau(patience=1, factor=0.5)], losses(1, 1, 1), model=model)
+    assert model.optimizer.learning_rate == pytest.approx(0.025)

@@ -645,10 +645,12 @@ def _get_lr(model: Any, owner: str) -> float:
 
 def _set_lr(model: Any, value: float, owner: str) -> None:
     optimizer = model.optimizer
-    if callable(optimizer.learning_rate):
+    # the optimizer's property evaluates a schedule, so look at what it stores too
+    stored = getattr(optimizer, "_learning_rate", optimizer.learning_rate)
+    if callable(stored) or callable(optimizer.learning_rate):
         raise TypeError(
             f"{owner} cannot change the learning rate of an optimizer that uses a schedule "
-            f"({optimizer.learning_rate!r}); give the optimizer a float learning_rate instead"
+            f"({stored!r}); give the optimizer a float learning_rate instead"
         )
     optimizer.learning_rate = float(value)
 
