@@ -345,6 +345,12 @@ def _sum_bw(g, out, ctx, a):
     return (_broadcast_any(g, shape),)
 
 
+def _mean_bw(g, out, ctx, a):
+    """The sum's gradient scaled by 1/n."""
+    axes, keepdims, scale = ctx
+    return _sum_bw(g * scale, out, (axes, keepdims), a)
+
+
 def _broadcast_any(x: Any, shape: tuple[int, ...]) -> Any:
     if isinstance(x, Value):
         return x.broadcast_to(shape)
@@ -877,8 +883,10 @@ class Value:
         """Sum divided by the number of elements summed."""
         x = self._tensor_data("mean")
         axes = _normalize_axis(axis, x.ndim)
-        count = math.prod([x.shape[a] for a in axes])
-        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / max(count, 1))
+        scale = 1.0 / max(math.prod([x.shape[a] for a in axes]), 1)
+        # one node rather than sum then multiply: losses take a mean or two per batch
+        data = x.sum(axis=axes, keepdims=keepdims) * scale
+        return Value._make(data, (self,), "mean", _mean_bw, (axes, keepdims, scale))
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Value:
         """Largest element over ``axis``; ties share the gradient equally."""
