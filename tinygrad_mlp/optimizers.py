@@ -16,7 +16,7 @@ Rules (g the gradient, t the step counted from 1):
 * Adam: ``m += (1 - b1)(g - m); v += (1 - b2)(g^2 - v);
   w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``.
 * Nadam: Adam with Nesterov momentum and Keras' momentum schedule
-  ``u_t = b1 (1 - 0.5 * 0.96^(0.004 t))``.
+  ``u_t = b1 (1 - 0.5 * 0.96^t)``.
 
 >>> import numpy as np
 >>> from tinygrad_mlp.engine import Value
@@ -670,7 +670,7 @@ class Adam(Optimizer):
 class Nadam(Optimizer):
     """Adam with Nesterov momentum (Dozat, 2016), with Keras' momentum schedule.
 
-    ``u_t = b1 (1 - 0.5 * 0.96^(0.004 t))``, ``P_t = u_1 ... u_t``;
+    ``u_t = b1 (1 - 0.5 * 0.96^t)``, ``P_t = u_1 ... u_t``;
     ``m_hat = u_{t+1} m / (1 - P_t u_{t+1}) + (1 - u_t) g / (1 - P_t)``,
     ``v_hat = v / (1 - b2^t)``; ``w -= lr m_hat / (sqrt(v_hat) + eps)``.
     """
@@ -697,8 +697,8 @@ class Nadam(Optimizer):
 
     def _before_step(self) -> None:
         b1, t = self.beta_1, self.iterations + 1
-        u_t = b1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
-        u_next = b1 * (1.0 - 0.5 * 0.96 ** (0.004 * (t + 1)))
+        u_t = b1 * (1.0 - 0.5 * 0.96**t)
+        u_next = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
         self._u_product *= u_t
         p_t = self._u_product
         self._step_consts = (
