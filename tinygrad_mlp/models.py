@@ -101,7 +101,12 @@ def _class_weights(y: np.ndarray, class_weight: dict[Any, float]) -> np.ndarray:
         classes = y.argmax(axis=-1)
     else:
         classes = np.round(y.reshape(len(y))).astype(np.int64)
-    table = np.ones(int(max(classes.max(initial=0), *[int(k) for k in class_weight])) + 1)
+    if classes.size and classes.min() < 0:
+        raise ValueError(
+            f"class_weight needs class labels >= 0, received label {int(classes.min())}"
+        )
+    size = max([int(classes.max(initial=0))] + [int(k) for k in class_weight]) + 1
+    table = np.ones(size)
     for key, value in class_weight.items():
         if not float(value) >= 0 or not math.isfinite(float(value)):
             raise ValueError(f"class_weight values must be finite and >= 0, received {value!r}")
@@ -843,7 +848,8 @@ class Sequential:
             lines = _box_table(self.name, header, rows, totals, line_length, positions)
         else:
             lines = _ascii_table(self.name, header, rows, totals, line_length, positions)
-        print_fn("\n".join(lines))
+        for line in lines:
+            print_fn(line)
 
     # -- config, saving ----------------------------------------------------------------
 
