@@ -12,6 +12,8 @@ categorical cross-entropy sparse categorical accuracy; with another (or no)
 loss it is decided from the shapes at each call.
 
 >>> import numpy as np
+
+from tinygrad_mlp.engine import Value
 >>> binary_accuracy(np.array([[1], [0]]), np.array([[0.9], [0.7]]))
 array([1., 0.])
 """
@@ -22,6 +24,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from tinygrad_mlp.engine import Value
 
 __all__ = [
     "binary_accuracy",
@@ -39,10 +43,15 @@ __all__ = [
 Metric = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+def _array(x: Any, dtype: Any = None) -> np.ndarray:
+    """The data of a Value, or the array itself (metrics never need gradients)."""
+    return np.asarray(x.data if isinstance(x, Value) else x, dtype=dtype)
+
+
 def _arrays(y_true: Any, y_pred: Any, who: str) -> tuple[np.ndarray, np.ndarray]:
     """Both as float arrays of one shape; (n,) targets for (n, 1) outputs are fine."""
-    y_true = np.asarray(getattr(y_true, "data", y_true), dtype=np.float64)
-    y_pred = np.asarray(getattr(y_pred, "data", y_pred), dtype=np.float64)
+    y_true = _array(y_true, dtype=np.float64)
+    y_pred = _array(y_pred, dtype=np.float64)
     given = y_true.shape
     if y_pred.ndim == 1:
         y_pred = y_pred.reshape(-1, 1)
@@ -73,8 +82,8 @@ def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
 
 def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     """Per sample: 1 if argmax(y_pred) equals the integer label y_true, else 0."""
-    y_true = np.asarray(getattr(y_true, "data", y_true))
-    y_pred = np.asarray(getattr(y_pred, "data", y_pred))
+    y_true = _array(y_true)
+    y_pred = _array(y_pred)
     if y_pred.ndim < 2:
         raise ValueError(
             "sparse_categorical_accuracy expects y_pred of shape (batch, classes), "
@@ -92,8 +101,8 @@ def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
 def accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     """Keras' 'accuracy' decided from the shapes: one output -> binary; integer labels
     for several outputs -> sparse categorical; otherwise categorical."""
-    y_true_a = np.asarray(getattr(y_true, "data", y_true))
-    y_pred_a = np.asarray(getattr(y_pred, "data", y_pred))
+    y_true_a = _array(y_true)
+    y_pred_a = _array(y_pred)
     if y_pred_a.ndim < 2 or y_pred_a.shape[-1] == 1:
         return binary_accuracy(y_true_a, y_pred_a)
     if y_true_a.ndim < y_pred_a.ndim or y_true_a.shape[-1] == 1:
@@ -123,7 +132,7 @@ mae = mean_absolute_error
 def _class_labels(y: Any, who: str) -> np.ndarray:
     """Class labels from a label vector, a one-hot/probability matrix (argmax), or a
     single column of probabilities (threshold 0.5)."""
-    y = np.asarray(getattr(y, "data", y))
+    y = _array(y)
     if y.ndim == 2 and y.shape[1] > 1:
         return y.argmax(axis=1)
     if y.ndim == 2 and y.shape[1] == 1:
