@@ -68,7 +68,8 @@ def _as_float_array(data: Any, what: str, dtype: np.dtype) -> np.ndarray:
     if arr.ndim == 0:
         raise ValueError(f"{what} must have a batch dimension, received a scalar {arr!r}")
     arr = arr.astype(dtype, copy=False)
-    if not np.isfinite(arr).all():
+    # min/max propagate NaN and show inf without allocating a mask as large as the data
+    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
             f"{what} contains NaN or infinite values (first at index {tuple(bad.tolist())}); "
@@ -411,8 +412,11 @@ class Sequential:
             last._check_input_shape(x.shape)
             z = last.call_linear(x)
             loss = fused(yb, z, swb)
-            with no_grad():
-                y_pred = last.activation(z).data
+            if self.compiled_metrics or self.compiled_weighted_metrics:
+                with no_grad():
+                    y_pred = last.activation(z).data
+            else:  # only the batch size is needed: skip the activation
+                y_pred = z.data
         else:
             out = self.call(x, training=training)
             loss = self.loss(yb, out, swb)
