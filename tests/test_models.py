@@ -381,3 +381,10 @@ def test_perceptron_separates_a_line_and_fails_on_xor():
     xor = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
     q = Perceptron(max_iter=50, seed=0).fit(xor, [0, 1, 1, 0])
     assert len(q.errors_) == 50 and min(q.errors_) > 0 and q.score(xor, [0, 1, 1, 0]) < 1.0
+
+
+def test_adding_a_layer_that_does_not_fit_leaves_the_model_unchanged():
+    model = Sequential([Dense(3, input_dim=2)])
+    with pytest.raises(ValueError, match=r"last dimension 5.*\(None, 3\)"):
+        model.add(Dense(1, input_dim=5))
+    assert len(model.layers) == 1 and model.output_shape == (None, 3)

@@ -177,7 +177,11 @@ class Sequential:
                 self._input_shape = tuple(layer._batch_input_shape)
         self._layers.append(layer)
         if self._input_shape is not None:
-            self.build(self._input_shape)
+            try:
+                self.build(self._input_shape)
+            except Exception:
+                self._layers.pop()  # a layer that does not fit leaves the model as it was
+                raise
 
     def pop(self) -> Layer:
         """Remove and return the last layer."""
