@@ -330,3 +330,15 @@ def test_serialize_roundtrip():
         assert config["class_name"] == type(loss).__name__
         back = losses.deserialize(config)
         assert type(back) is type(loss) and back.get_config() == loss.get_config()
+
+
+@needs_torch
+@given(batch(-5.0, 5.0, min_classes=2))
+def test_soft_unnormalised_targets_match_torch(b):
+    """-sum_k y_k log softmax(z)_k for any non-negative y (PyTorch's probability targets)."""
+    z, rng = b
+    y = rng.uniform(0, 2, z.shape)
+    ref = F.cross_entropy(t(z), t(y)).item()
+    loss = losses.CategoricalCrossentropy(from_logits=True)
+    assert np.isclose(loss(y, Value(z)).item(), ref, rtol=1e-9)
+    assert gradcheck(lambda p: loss(y, p), z)

@@ -64,7 +64,10 @@ EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [EPSILON,
 
 def _sigmoid_bce_bw(g, out, ctx, z):
     """d/dz [max(z,0) - z y + log(1 + e^-|z|)] = sigmoid(z) - y."""
-    return (g * (_sigmoid(z) - ctx),)
+    y, probs = ctx
+    # ordinary backward reuses the forward's sigmoid; create_graph records it as an op
+    s = _sigmoid(z) if isinstance(z, Value) else probs
+    return (g * (s - y),)
 
 
 def sigmoid_cross_entropy_with_logits(y_true: np.ndarray, logits: Value) -> Value:
@@ -74,15 +77,21 @@ def sigmoid_cross_entropy_with_logits(y_true: np.ndarray, logits: Value) -> Valu
     """
     z = logits.data
     y = np.asarray(y_true, dtype=z.dtype)
-    data = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-    return Value._make(data, (logits,), "sigmoid_cross_entropy", _sigmoid_bce_bw, y)
+    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    data = np.maximum(z, 0) - z * y + np.log1p(e)
+    probs = None
+    if logits.requires_grad:
+        probs = np.where(z >= 0, 1.0, e) / (1.0 + e)
+        probs = probs.astype(z.dtype, copy=False)
+    return Value._make(data, (logits,), "sigmoid_cross_entropy", _sigmoid_bce_bw, (y, probs))
 
 
 def _softmax_ce_bw(g, out, ctx, z):
     """d/dz [logsumexp(z) - sum y z] = softmax(z) sum(y) - y  (= softmax(z) - y for one-hot y)."""
-    y, y_sum = ctx
+    y, y_sum, probs = ctx
+    s = _softmax(z, -1) if isinstance(z, Value) else probs
     g = g.reshape(tuple(g.shape) + (1,))  # one gradient per sample, broadcast over classes
-    return (g * (_softmax(z, -1) * y_sum - y),)
+    return (g * (s * y_sum - y),)
 
 
 def softmax_cross_entropy_with_logits(y_true: np.ndarray, logits: Value) -> Value:
@@ -93,11 +102,18 @@ def softmax_cross_entropy_with_logits(y_true: np.ndarray, logits: Value) -> Valu
     """
     z = logits.data
     y = np.asarray(y_true, dtype=z.dtype)
-    m = z.max(axis=-1, keepdims=True)
-    lse = np.log(np.exp(z - m).sum(axis=-1)) + m[..., 0]
-    data = lse - (y * z).sum(axis=-1)
+    shifted = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=-1, keepdims=True)
+    # logsumexp(z) - sum y z = log(total) - sum y (z - max), as y sums to y_sum
     y_sum = y.sum(axis=-1, keepdims=True)
-    return Value._make(data, (logits,), "softmax_cross_entropy", _softmax_ce_bw, (y, y_sum))
+    data = (np.log(total) * y_sum - (y * shifted).sum(axis=-1, keepdims=True))[..., 0]
+    probs = None
+    if logits.requires_grad:
+        e /= total
+        probs = e
+    ctx = (y, y_sum, probs)
+    return Value._make(data, (logits,), "softmax_cross_entropy", _softmax_ce_bw, ctx)
 
 
 # ----------------------------------------------------------------------------
