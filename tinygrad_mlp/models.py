@@ -117,6 +117,15 @@ def _class_weights(y: np.ndarray, class_weight: dict[Any, float]) -> np.ndarray:
     return table[classes].astype(np.float32)
 
 
+def _verbosity(verbose: Any) -> int:
+    """Keras' verbose: 'auto' is 1 (progress bar), 0 silent, 2 one line per epoch."""
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2, True, False):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received {verbose!r}")
+    return int(verbose)
+
+
 def _slice(arr: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
     return None if arr is None else arr[start:stop]
 
@@ -590,7 +599,7 @@ class Sequential:
         steps = math.ceil(n / batch_size)
         if steps_per_epoch is not None:
             steps = min(steps, int(steps_per_epoch))
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _verbosity(verbose)
         cbs = CallbackList(
             callbacks,
             add_history=True,
@@ -713,8 +722,13 @@ class Sequential:
         self._require_built("evaluate()")
         batch_size = self._check_batch_size(batch_size)
         x, y, sw = self._prepare(x, y, sample_weight)
+        verbose = _verbosity(verbose)
         cbs = CallbackList(
-            callbacks, model=self, steps=math.ceil(len(x) / batch_size), verbose=verbose
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            steps=math.ceil(len(x) / batch_size),
+            verbose=verbose,
         )
         logs = self._evaluate_arrays(
             x, y, sw, batch_size, self._fused_loss(), self._metric_table(), cbs
@@ -777,17 +791,30 @@ class Sequential:
         self._require_built("predict()")
         batch_size = self._check_batch_size(batch_size)
         x = self._prepare_x(x)
+        from tinygrad_mlp.callbacks import CallbackList
+
+        verbose = _verbosity(verbose)
+        cbs = CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            steps=math.ceil(len(x) / batch_size),
+            verbose=verbose,
+        )
         out = np.empty((len(x),) + tuple(self.output_shape[1:]), dtype=self._layers[-1].dtype)
+        cbs.on_predict_begin()
         with no_grad():
-            for start in range(0, len(x), batch_size):
-                out[start : start + batch_size] = self.call(
-                    _const(x[start : start + batch_size])
-                ).data
+            for step, start in enumerate(range(0, len(x), batch_size)):
+                cbs.on_predict_batch_begin(step)
+                batch = self.call(_const(x[start : start + batch_size])).data
+                out[start : start + batch_size] = batch
+                cbs.on_predict_batch_end(step, {"outputs": batch})
+        cbs.on_predict_end()
         return out
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         """The outputs for one batch."""
-        return self.predict(x, batch_size=max(len(np.asarray(x)), 1))
+        return self.predict(x, batch_size=max(len(np.asarray(x)), 1), verbose=0)
 
     def predict_proba(self, x: Any, batch_size: int | None = None, verbose: Any = 0) -> np.ndarray:
         """The old Keras alias of ``predict`` for probabilistic outputs."""
