@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_mlp.callbacks import Callback
 from tinygrad_mlp.layers import BatchNormalization, Dense, Dropout, Input, clear_session
@@ -388,3 +390,41 @@ def test_adding_a_layer_that_does_not_fit_leaves_the_model_unchanged():
     with pytest.raises(ValueError, match=r"last dimension 5.*\(None, 3\)"):
         model.add(Dense(1, input_dim=5))
     assert len(model.layers) == 1 and model.output_shape == (None, 3)
+
+
+_NUMPY_ACTIVATIONS = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0),
+    "tanh": np.tanh,
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+}
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    acts=st.lists(st.sampled_from(sorted(_NUMPY_ACTIVATIONS)), min_size=3, max_size=3),
+    n=st.integers(1, 40),
+    batch_size=st.integers(1, 16),
+    seed=st.integers(0, 1000),
+)
+def test_predict_and_evaluate_agree_with_numpy_for_any_batch_size(sizes, acts, n, batch_size, seed):
+    rng = np.random.default_rng(seed)
+    model = Sequential()
+    nin = 3
+    for i, units in enumerate(sizes):
+        kwargs = {"input_dim": nin} if i == 0 else {}
+        model.add(Dense(units, activation=acts[i], bias_initializer="random_normal", **kwargs))
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    x = rng.normal(size=(n, nin)).astype(np.float32)
+    y = rng.normal(size=(n, sizes[-1])).astype(np.float32)
+    h = x.astype(np.float64)
+    weights = model.get_weights()
+    for i in range(len(sizes)):
+        h = _NUMPY_ACTIVATIONS[acts[i]](h @ weights[2 * i] + weights[2 * i + 1])
+    np.testing.assert_allclose(
+        model.predict(x, batch_size=batch_size, verbose=0), h, rtol=1e-4, atol=1e-5
+    )
+    loss, mae = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    assert loss == pytest.approx(np.mean((h - y) ** 2), rel=1e-4, abs=1e-6)
+    assert mae == pytest.approx(np.mean(np.abs(h - y)), rel=1e-4, abs=1e-6)
