@@ -428,3 +428,20 @@ def test_predict_and_evaluate_agree_with_numpy_for_any_batch_size(sizes, acts, n
     loss, mae = model.evaluate(x, y, batch_size=batch_size, verbose=0)
     assert loss == pytest.approx(np.mean((h - y) ** 2), rel=1e-4, abs=1e-6)
     assert mae == pytest.approx(np.mean(np.abs(h - y)), rel=1e-4, abs=1e-6)
+
+
+def test_custom_metric_callables_per_sample_or_averaged():
+    x, y = _blobs(20)
+    model = Sequential([Dense(1, input_dim=2, activation="sigmoid")])
+
+    def mean_prediction(y_true, y_pred):  # already averaged over the batch
+        return float(np.mean(y_pred))
+
+    def per_sample_prediction(y_true, y_pred):
+        return y_pred[:, 0]
+
+    model.compile(optimizer="sgd", loss="mse", metrics=[mean_prediction, per_sample_prediction])
+    logs = model.evaluate(x, y, batch_size=7, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    assert logs["mean_prediction"] == pytest.approx(p.mean(), rel=1e-5)
+    assert logs["per_sample_prediction"] == pytest.approx(p.mean(), rel=1e-5)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mlp import layers as layers_module
-from tinygrad_mlp.engine import _const, grad, no_grad
+from tinygrad_mlp.engine import _const, _raw, grad, no_grad
 from tinygrad_mlp.layers import Dense, InputLayer, Layer, unique_name
 
 __all__ = ["Sequential", "Perceptron", "load_model", "model_from_config"]
@@ -957,7 +957,11 @@ class _Totals:
         self.count += n
         self.loss_sum += loss * n
         for i, (_, fn, weighted) in enumerate(self.table):
-            values = np.asarray(fn(y_true, y_pred), dtype=np.float64).reshape(n, -1).mean(axis=1)
+            values = np.asarray(_raw(fn(y_true, y_pred)), dtype=np.float64)
+            if values.size == 1 and n != 1:  # a callable that already averaged the batch
+                values = np.full(n, float(values.reshape(())))
+            else:
+                values = values.reshape(n, -1).mean(axis=1)
             if weighted and sample_weight is not None:
                 self.sums[i] += float(values @ sample_weight)
                 self.weights[i] += float(sample_weight.sum())
