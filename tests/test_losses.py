@@ -342,3 +342,57 @@ def test_soft_unnormalised_targets_match_torch(b):
     loss = losses.CategoricalCrossentropy(from_logits=True)
     assert np.isclose(loss(y, Value(z)).item(), ref, rtol=1e-9)
     assert gradcheck(lambda p: loss(y, p), z)
+
+
+# -- the other Keras losses ------------------------------------------------------------
+
+
+def numpy_reference(name, y, p):
+    """Per-sample losses written directly from Keras' documented formulas."""
+    eps = 1e-7
+    if name == "mape":
+        return 100 * np.mean(np.abs(y - p) / np.maximum(np.abs(y), eps), axis=-1)
+    if name == "msle":
+        return np.mean((np.log1p(np.maximum(p, eps)) - np.log1p(np.maximum(y, eps))) ** 2, -1)
+    if name in ("hinge", "squared_hinge"):
+        ys = 2 * y - 1  # 0/1 labels become -1/1
+        m = np.maximum(1 - ys * p, 0)
+        return np.mean(m if name == "hinge" else m * m, axis=-1)
+    if name == "logcosh":
+        return np.mean(np.log(np.cosh(p - y)), axis=-1)
+    if name == "kld":
+        yc, pc = np.clip(y, eps, 1), np.clip(p, eps, 1)
+        return np.sum(yc * np.log(yc / pc), axis=-1)
+    if name == "poisson":
+        return np.mean(p - y * np.log(p + eps), axis=-1)
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["mape", "msle", "hinge", "squared_hinge", "logcosh", "kld", "poisson"]
+)
+@given(b=batch(0.05, 3.0))
+def test_other_losses_values_and_gradients(name, b):
+    pred, rng = b
+    if name in ("hinge", "squared_hinge"):
+        y = rng.integers(0, 2, pred.shape).astype(float)
+        pred = pred - 1.5  # predictions in (-1.45, 1.5): both sides of the margin
+        pred[np.abs(np.abs(pred) - 1) < 0.05] += 0.1  # away from the kink at |p| = 1
+    elif name == "kld":
+        y = rng.dirichlet(np.ones(pred.shape[1]), len(pred))
+        pred = pred / (pred.sum(axis=1, keepdims=True) + 0.1)  # inside (0, 1): no clipping
+    else:
+        y = rng.uniform(0.5, 3.0, pred.shape)
+        if name == "mape":
+            y = pred + rng.choice([-1, 1], pred.shape) * rng.uniform(0.1, 1, pred.shape)
+    loss = losses.get(name)
+    w = weights(rng, len(pred))
+    expected = (numpy_reference(name, y, pred) * w).sum() / len(pred)
+    assert np.isclose(loss(y, Value(pred), sample_weight=w).item(), expected, rtol=1e-9)
+    assert gradcheck(lambda p: loss(y, p), pred)
+    assert losses.deserialize(losses.serialize(loss)).name == loss.name
+
+
+def test_log_cosh_is_stable_for_large_errors():
+    out = losses.LogCosh()(np.zeros((1, 2)), Value(np.array([[1000.0, -1000.0]])))
+    assert np.isclose(out.item(), 1000.0 - np.log(2.0))

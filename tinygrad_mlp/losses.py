@@ -25,6 +25,7 @@ per-sample losses, shape ``(batch,)``, as in Keras.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,20 @@ __all__ = [
     "binary_crossentropy",
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "Hinge",
+    "SquaredHinge",
+    "LogCosh",
+    "KLDivergence",
+    "Poisson",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "hinge",
+    "squared_hinge",
+    "log_cosh",
+    "kl_divergence",
+    "poisson",
     "sigmoid_cross_entropy_with_logits",
     "softmax_cross_entropy_with_logits",
     "get",
@@ -320,6 +335,65 @@ def sparse_categorical_crossentropy(
     return -(p.log() * y).sum(axis=-1)
 
 
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> Value:
+    """l = 100 mean_k |y_true - y_pred| / max(|y_true|, 1e-7); shape (batch,)."""
+    pred = _as_value(y_pred)
+    y, pred = _match_shapes(_targets(y_true, pred.data), pred, "mean_absolute_percentage_error")
+    scale = 100.0 / np.maximum(np.abs(y), EPSILON)
+    return _mean_last((pred - y).abs() * scale)
+
+
+def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> Value:
+    """l = mean_k (log(1 + max(p, 1e-7)) - log(1 + max(y, 1e-7)))^2; shape (batch,)."""
+    pred = _as_value(y_pred)
+    y, pred = _match_shapes(_targets(y_true, pred.data), pred, "mean_squared_logarithmic_error")
+    d = (pred.clip(EPSILON, None) + 1.0).log() - np.log1p(np.maximum(y, EPSILON))
+    return _mean_last(d * d)
+
+
+def _signed_labels(y: np.ndarray) -> np.ndarray:
+    """Hinge losses take labels -1/1; 0/1 labels are converted, as Keras does."""
+    return 2.0 * y - 1.0 if np.isin(y, (0.0, 1.0)).all() else y
+
+
+def hinge(y_true: Any, y_pred: Any) -> Value:
+    """l = mean_k max(1 - y p, 0) with y in {-1, 1} (0/1 labels converted); shape (batch,)."""
+    pred = _as_value(y_pred)
+    y, pred = _match_shapes(_targets(y_true, pred.data), pred, "hinge")
+    return _mean_last((1.0 - pred * _signed_labels(y)).relu())
+
+
+def squared_hinge(y_true: Any, y_pred: Any) -> Value:
+    """l = mean_k max(1 - y p, 0)^2 with y in {-1, 1} (0/1 labels converted); shape (batch,)."""
+    pred = _as_value(y_pred)
+    y, pred = _match_shapes(_targets(y_true, pred.data), pred, "squared_hinge")
+    m = (1.0 - pred * _signed_labels(y)).relu()
+    return _mean_last(m * m)
+
+
+def log_cosh(y_true: Any, y_pred: Any) -> Value:
+    """l = mean_k log cosh(e) = e + softplus(-2e) - log 2, e = y_pred - y_true (stable)."""
+    pred = _as_value(y_pred)
+    y, pred = _match_shapes(_targets(y_true, pred.data), pred, "log_cosh")
+    e = pred - y
+    return _mean_last(e + (-2.0 * e).softplus() - math.log(2.0))
+
+
+def kl_divergence(y_true: Any, y_pred: Any) -> Value:
+    """l = sum_k y log(y / p), y and p clipped to [1e-7, 1]; shape (batch,)."""
+    pred = _as_value(y_pred)
+    y, pred = _match_shapes(_targets(y_true, pred.data), pred, "kl_divergence")
+    y = np.clip(y, EPSILON, 1.0)
+    return (y * (np.log(y) - pred.clip(EPSILON, 1.0).log())).sum(axis=-1)
+
+
+def poisson(y_true: Any, y_pred: Any) -> Value:
+    """l = mean_k p - y log(p + 1e-7): the Poisson negative log-likelihood; shape (batch,)."""
+    pred = _as_value(y_pred)
+    y, pred = _match_shapes(_targets(y_true, pred.data), pred, "poisson")
+    return _mean_last(pred - y * (pred + EPSILON).log())
+
+
 # ----------------------------------------------------------------------------
 # Loss classes
 
@@ -529,6 +603,34 @@ class SparseCategoricalCrossentropy(_CrossentropyBase):
         return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
 
 
+def _simple_loss(fn: Callable, class_name: str, name: str) -> type:
+    """A Loss class with only ``reduction`` and ``name`` around a per-sample function."""
+
+    def __init__(self, reduction: str = "sum_over_batch_size", name: str = name) -> None:
+        Loss.__init__(self, name=name, reduction=reduction)
+
+    def call(self, y_true: Any, y_pred: Value) -> Value:
+        return fn(y_true, y_pred)
+
+    doc = fn.__doc__.split(";")[0].replace("l = ", "Per sample ")
+    cls = type(class_name, (Loss,), {"__init__": __init__, "call": call, "__doc__": doc})
+    cls.__module__ = __name__
+    return cls
+
+
+MeanAbsolutePercentageError = _simple_loss(
+    mean_absolute_percentage_error, "MeanAbsolutePercentageError", "mean_absolute_percentage_error"
+)
+MeanSquaredLogarithmicError = _simple_loss(
+    mean_squared_logarithmic_error, "MeanSquaredLogarithmicError", "mean_squared_logarithmic_error"
+)
+Hinge = _simple_loss(hinge, "Hinge", "hinge")
+SquaredHinge = _simple_loss(squared_hinge, "SquaredHinge", "squared_hinge")
+LogCosh = _simple_loss(log_cosh, "LogCosh", "log_cosh")
+KLDivergence = _simple_loss(kl_divergence, "KLDivergence", "kl_divergence")
+Poisson = _simple_loss(poisson, "Poisson", "poisson")
+
+
 # ----------------------------------------------------------------------------
 # lookup
 
@@ -541,6 +643,13 @@ _CLASSES: dict[str, type] = {
         BinaryCrossentropy,
         CategoricalCrossentropy,
         SparseCategoricalCrossentropy,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        Hinge,
+        SquaredHinge,
+        LogCosh,
+        KLDivergence,
+        Poisson,
     )
 }
 _NAMES: dict[str, type] = {
@@ -555,6 +664,18 @@ _NAMES: dict[str, type] = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "cce": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "poisson": Poisson,
 }
 _FUNCTIONS: dict[Callable, type] = {
     mean_squared_error: MeanSquaredError,
@@ -563,11 +684,22 @@ _FUNCTIONS: dict[Callable, type] = {
     binary_crossentropy: BinaryCrossentropy,
     categorical_crossentropy: CategoricalCrossentropy,
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    mean_absolute_percentage_error: MeanAbsolutePercentageError,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError,
+    hinge: Hinge,
+    squared_hinge: SquaredHinge,
+    log_cosh: LogCosh,
+    kl_divergence: KLDivergence,
+    poisson: Poisson,
 }
 
 # Keras' upper-case aliases
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kl_divergence
+logcosh = log_cosh
 
 
 def _valid_names() -> str:
