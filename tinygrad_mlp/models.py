@@ -558,6 +558,10 @@ class Sequential:
         *last* fraction of the data (before shuffling). Returns a ``History``
         whose ``.history`` maps ``loss``, each metric and their ``val_`` versions
         to per-epoch values. ``seed`` makes the shuffling reproducible.
+        ``steps_per_epoch`` caps the number of batches per epoch (each epoch starts
+        again from the first batch); ``validation_steps`` is accepted for Keras
+        compatibility and ignored (the whole validation set is always used).
+        Every argument and the data are checked before the first weight changes.
         """
         from tinygrad_mlp.callbacks import CallbackList
 
