@@ -138,3 +138,45 @@ def test_confusion_matrix_counts(labels, rnd):
 def test_confusion_matrix_length_mismatch():
     with pytest.raises(ValueError, match="same number of samples, received 3 and 2"):
         metrics.confusion_matrix([0, 1, 1], [0, 1])
+
+
+# -- metrics that mirror losses ------------------------------------------------------------
+
+
+@given(
+    arrays(
+        np.float64, st.tuples(st.integers(1, 6), st.integers(2, 4)), elements=st.floats(0.01, 1)
+    ),
+    st.integers(0, 1000),
+)
+def test_crossentropy_metrics_match_the_losses(p, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, p.shape[1], len(p))
+    onehot = np.eye(p.shape[1])[labels]
+    pairs = [
+        ("categorical_crossentropy", onehot),
+        ("sparse_categorical_crossentropy", labels),
+        ("binary_crossentropy", rng.integers(0, 2, p.shape)),
+        ("mape", rng.uniform(0.5, 2, p.shape)),
+        ("msle", rng.uniform(0.5, 2, p.shape)),
+    ]
+    for name, y in pairs:
+        probs = p / p.sum(axis=1, keepdims=True) if "categorical" in name else p
+        got = metrics.get(name)(y, probs)
+        expected = losses.get(name).call(y, Value(probs)).data
+        assert got.shape == (len(p),)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, err_msg=name)
+
+
+def test_sparse_categorical_crossentropy_metric_by_hand():
+    got = metrics.sparse_categorical_crossentropy([0, 1], np.array([[0.5, 0.5], [0.25, 0.75]]))
+    np.testing.assert_allclose(got, [np.log(2), -np.log(0.75)])
+
+
+def test_top_k_by_hand():
+    p = np.array([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
+    np.testing.assert_array_equal(metrics.sparse_top_k_categorical_accuracy([1, 1], p, k=2), [0, 1])
+    np.testing.assert_array_equal(metrics.sparse_top_k_categorical_accuracy([1, 1], p, k=3), [1, 1])
+    onehot = np.eye(4)[[3, 3]]
+    np.testing.assert_array_equal(metrics.top_k_categorical_accuracy(onehot, p, k=1), [1, 0])
+    assert metrics.get("top_k_categorical_accuracy")(onehot, p).tolist() == [1.0, 1.0]  # k=5

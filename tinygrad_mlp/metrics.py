@@ -36,11 +36,22 @@ __all__ = [
     "mean_absolute_error",
     "mse",
     "mae",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "mape",
+    "msle",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
     "confusion_matrix",
     "get",
 ]
 
 Metric = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+_EPSILON = 1e-7  # Keras' clipping of probabilities, as in losses
 
 
 def _array(x: Any, dtype: Any = None) -> np.ndarray:
@@ -122,8 +133,70 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
     return np.abs(y_pred - y_true).mean(axis=-1)
 
 
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per sample: 100 mean_k |y_true - y_pred| / max(|y_true|, 1e-7)."""
+    y_true, y_pred = _arrays(y_true, y_pred, "mean_absolute_percentage_error")
+    return 100.0 * (np.abs(y_true - y_pred) / np.maximum(np.abs(y_true), _EPSILON)).mean(axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per sample: mean_k (log(1 + p) - log(1 + y))^2 (both floored at 1e-7)."""
+    y_true, y_pred = _arrays(y_true, y_pred, "mean_squared_logarithmic_error")
+    d = np.log1p(np.maximum(y_pred, _EPSILON)) - np.log1p(np.maximum(y_true, _EPSILON))
+    return (d * d).mean(axis=-1)
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per sample: mean_k -[y log p + (1-y) log(1-p)], p clipped to [1e-7, 1 - 1e-7]."""
+    y_true, y_pred = _arrays(y_true, y_pred, "binary_crossentropy")
+    p = np.clip(y_pred, _EPSILON, 1.0 - _EPSILON)
+    return -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p)).mean(axis=-1)
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per sample: -sum_k y_k log p_k (one-hot y; p renormalised and clipped as Keras)."""
+    y_true, y_pred = _arrays(y_true, y_pred, "categorical_crossentropy")
+    p = np.clip(y_pred / y_pred.sum(axis=-1, keepdims=True), _EPSILON, 1.0 - _EPSILON)
+    return -(y_true * np.log(p)).sum(axis=-1)
+
+
+def _labels_for(y_true: Any, y_pred: np.ndarray, who: str) -> np.ndarray:
+    y_true = _array(y_true)
+    if y_pred.ndim < 2 or y_true.size != y_pred[..., 0].size:
+        raise ValueError(
+            f"{who} expects y_pred of shape (batch, classes) and one integer label per sample, "
+            f"received y_true.shape={y_true.shape} and y_pred.shape={y_pred.shape}"
+        )
+    return y_true.reshape(y_pred.shape[:-1]).astype(np.int64)
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per sample: -log p_y for integer labels y (p renormalised and clipped as Keras)."""
+    y_pred = _array(y_pred, dtype=np.float64)
+    labels = _labels_for(y_true, y_pred, "sparse_categorical_crossentropy")
+    p = np.clip(y_pred / y_pred.sum(axis=-1, keepdims=True), _EPSILON, 1.0 - _EPSILON)
+    return -np.log(np.take_along_axis(p, labels[..., None], axis=-1)[..., 0])
+
+
+def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
+    """Per sample: 1 if the label is among the k highest scores, else 0."""
+    y_pred = _array(y_pred, dtype=np.float64)
+    labels = _labels_for(y_true, y_pred, "sparse_top_k_categorical_accuracy")
+    score = np.take_along_axis(y_pred, labels[..., None], axis=-1)
+    # rank = how many classes score strictly higher than the true one (ties count in favour)
+    return ((y_pred > score).sum(axis=-1) < k).astype(np.float64)
+
+
+def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
+    """Per sample: 1 if argmax(y_true) is among the k highest scores of y_pred, else 0."""
+    y_true, y_pred = _arrays(y_true, y_pred, "top_k_categorical_accuracy")
+    return sparse_top_k_categorical_accuracy(y_true.argmax(axis=-1), y_pred, k)
+
+
 mse = mean_squared_error
 mae = mean_absolute_error
+mape = mean_absolute_percentage_error
+msle = mean_squared_logarithmic_error
 
 
 # -- the confusion matrix -------------------------------------------------------
@@ -190,6 +263,15 @@ _BY_NAME: dict[str, Metric] = {
     "mse": mean_squared_error,
     "mean_absolute_error": mean_absolute_error,
     "mae": mean_absolute_error,
+    "mean_absolute_percentage_error": mean_absolute_percentage_error,
+    "mape": mean_absolute_percentage_error,
+    "mean_squared_logarithmic_error": mean_squared_logarithmic_error,
+    "msle": mean_squared_logarithmic_error,
+    "binary_crossentropy": binary_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "top_k_categorical_accuracy": top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
 }
 
 
