@@ -32,10 +32,19 @@ NAMES = [
     "softmax",
     "swish",
     "gelu",
+    "relu6",
+    "hard_sigmoid",
+    "exponential",
+    "mish",
+    "log_softmax",
 ]
 
-# away from 0, where relu-like functions have a kink
-away_from_zero = st.floats(0.05, 4.0).flatmap(lambda m: st.sampled_from([m, -m]))
+# away from the kinks of relu-like functions (0, and 6 and -3 for relu6/hard_sigmoid)
+away_from_zero = (
+    st.floats(0.05, 4.0)
+    .filter(lambda m: abs(m - 3.0) > 0.05)
+    .flatmap(lambda m: st.sampled_from([m, -m]))
+)
 
 
 def inputs(elements=away_from_zero):
@@ -80,6 +89,11 @@ def test_values_match_torch(x):
         "softmax": F.softmax(tx, dim=-1),
         "swish": F.silu(tx),
         "gelu": F.gelu(tx),  # exact, erf-based, like Keras' default
+        "relu6": F.relu6(tx),
+        "hard_sigmoid": F.hardsigmoid(tx),
+        "exponential": torch.exp(tx),
+        "mish": F.mish(tx),
+        "log_softmax": F.log_softmax(tx, dim=-1),
     }
     for name, ref in expected.items():
         got = activations.get(name)(Value(x)).data
@@ -120,6 +134,11 @@ def test_softmax_rows_sum_to_one_for_huge_inputs():
     out = activations.softmax(Value(np.array([[1000.0, 0.0, -1000.0], [5.0, 5.0, 5.0]]))).data
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
     np.testing.assert_allclose(out[1], 1 / 3)
+
+
+def test_relu_max_value():
+    out = activations.relu(Value(np.array([-1.0, 3.0, 9.0])), max_value=6.0)
+    np.testing.assert_array_equal(out.data, [0.0, 3.0, 6.0])
 
 
 def test_accepts_arrays():

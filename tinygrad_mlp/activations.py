@@ -33,6 +33,11 @@ __all__ = [
     "swish",
     "silu",
     "gelu",
+    "relu6",
+    "hard_sigmoid",
+    "exponential",
+    "mish",
+    "log_softmax",
     "erf",
     "get",
     "serialize",
@@ -52,9 +57,15 @@ def linear(x: Value) -> Value:
     return _value(x)
 
 
-def relu(x: Value) -> Value:
-    """g(x) = max(0, x);  g'(x) = 1 for x > 0, else 0."""
-    return _value(x).relu()
+def relu(x: Value, max_value: float | None = None) -> Value:
+    """g(x) = max(0, x) (capped at ``max_value`` if given);  g'(x) = 1 for x > 0, else 0."""
+    out = _value(x).relu()
+    return out if max_value is None else out.clip(None, max_value)
+
+
+def relu6(x: Value) -> Value:
+    """g(x) = min(max(0, x), 6)."""
+    return _value(x).relu().clip(None, 6.0)
 
 
 def leaky_relu(x: Value, negative_slope: float = 0.2) -> Value:
@@ -85,6 +96,27 @@ def tanh(x: Value) -> Value:
 def softplus(x: Value) -> Value:
     """g(x) = log(1 + e^x);  g' = sigmoid(x)."""
     return _value(x).softplus()
+
+
+def hard_sigmoid(x: Value) -> Value:
+    """g(x) = relu6(x + 3) / 6: a piecewise-linear sigmoid (Keras 3's definition)."""
+    return relu6(_value(x) + 3.0) * (1.0 / 6.0)
+
+
+def exponential(x: Value) -> Value:
+    """g(x) = e^x."""
+    return _value(x).exp()
+
+
+def mish(x: Value) -> Value:
+    """g(x) = x tanh(softplus(x)) (Misra, 2019)."""
+    x = _value(x)
+    return x * x.softplus().tanh()
+
+
+def log_softmax(x: Value, axis: int = -1) -> Value:
+    """g(x) = x - logsumexp(x) along ``axis``: log of softmax, finite where softmax underflows."""
+    return _value(x).log_softmax(axis)
 
 
 def softmax(x: Value, axis: int = -1) -> Value:
@@ -153,6 +185,11 @@ _BY_NAME: dict[str, Activation] = {
     "swish": swish,
     "silu": swish,
     "gelu": gelu,
+    "relu6": relu6,
+    "hard_sigmoid": hard_sigmoid,
+    "exponential": exponential,
+    "mish": mish,
+    "log_softmax": log_softmax,
 }
 
 
