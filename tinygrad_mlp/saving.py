@@ -641,10 +641,20 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Any:
     _check_weights_fit(model, archive.weights, where)
     model.set_weights([arr for _, arr in archive.weights])
     if compiled is not None:
+        from tinygrad_mlp import optimizers
+
         model.compile(**compiled)
         if archive.state:
+            state = {name: arr for name, arr in archive.state}
             try:
-                model.optimizer.set_state({name: arr for name, arr in archive.state})
+                # A throw-away twin registers the variables as the first training step
+                # would, so every slot's shape is checked now; the real optimizer keeps
+                # unseen slots pending exactly as the saved one did.
+                probe = optimizers.deserialize(optimizers.serialize(model.optimizer))
+                if hasattr(probe, "build"):
+                    probe.build(model.trainable_weights)
+                    probe.set_state(state)
+                model.optimizer.set_state(state)
             except (ValueError, TypeError, KeyError) as e:
                 raise ValueError(f"{where}: optimizer state does not fit: {e}") from e
     return model
