@@ -141,3 +141,20 @@ def test_lookup_and_serialization():
         back = I.deserialize(config)
         assert type(back) is type(init) and back.get_config() == init.get_config()
         np.testing.assert_array_equal(back((3, 4)), type(init)(**init.get_config())((3, 4)))
+
+
+@given(shape=kernel_shapes, seed=st.integers(0, 1000))
+def test_orthogonal(shape, seed):
+    w = I.Orthogonal(gain=2.0, seed=seed)(shape, dtype="float64")
+    rows, cols = shape
+    # the shorter side is orthonormal (times gain^2)
+    gram = w.T @ w if rows >= cols else w @ w.T
+    np.testing.assert_allclose(gram, 4.0 * np.eye(min(shape)), atol=1e-9)
+
+
+def test_identity_and_shape_errors():
+    np.testing.assert_array_equal(I.Identity(3.0)((2, 3)), [[3, 0, 0], [0, 3, 0]])
+    with pytest.raises(ValueError, match=r"2-D shape, received \(3,\)"):
+        I.Identity()((3,))
+    with pytest.raises(ValueError, match=r"at least two dimensions, received \(3,\)"):
+        I.get("orthogonal")((3,))

@@ -43,6 +43,8 @@ __all__ = [
     "HeNormal",
     "LecunUniform",
     "LecunNormal",
+    "Orthogonal",
+    "Identity",
     "compute_fans",
     "get",
     "serialize",
@@ -333,6 +335,51 @@ class LecunNormal(VarianceScaling):
         return {"seed": self.seed}
 
 
+class Orthogonal(_RandomInitializer):
+    """A (semi-)orthogonal matrix times ``gain``: Q from the QR decomposition of a normal
+    draw, sign-corrected so it is uniformly distributed (Saxe et al., 2014).
+
+    Shapes of more than two dimensions are flattened to (prod(shape[:-1]), shape[-1]).
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.gain = float(gain)
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        shape, dt = _check_shape(shape), _check_dtype(dtype)
+        if len(shape) < 2:
+            raise ValueError(
+                f"Orthogonal needs a shape of at least two dimensions, received {shape}"
+            )
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = self._generator().standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))  # make the decomposition unique
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(dt)
+
+    def get_config(self) -> dict:
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes; rectangular ones get a unit diagonal)."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = float(gain)
+
+    def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
+        shape, dt = _check_shape(shape), _check_dtype(dtype)
+        if len(shape) != 2:
+            raise ValueError(f"Identity needs a 2-D shape, received {shape}")
+        return (self.gain * np.eye(*shape)).astype(dt)
+
+    def get_config(self) -> dict:
+        return {"gain": self.gain}
+
+
 # -- lookup --------------------------------------------------------------------
 
 _CLASSES: dict[str, type] = {
@@ -351,6 +398,8 @@ _CLASSES: dict[str, type] = {
         HeNormal,
         LecunUniform,
         LecunNormal,
+        Orthogonal,
+        Identity,
     )
 }
 _SNAKE: dict[str, str] = {
@@ -369,6 +418,8 @@ _SNAKE: dict[str, str] = {
     "he_normal": "HeNormal",
     "lecun_uniform": "LecunUniform",
     "lecun_normal": "LecunNormal",
+    "orthogonal": "Orthogonal",
+    "identity": "Identity",
 }
 
 
