@@ -175,6 +175,10 @@ def test_match_torch_optim(p):
             O.Adam(0.01, epsilon=0.0, amsgrad=True),
             lambda ps: T.Adam(ps, lr=0.01, eps=0.0, amsgrad=True),
         ),
+        (
+            O.AdamW(0.01, weight_decay=0.1, epsilon=0.0),
+            lambda ps: T.AdamW(ps, lr=0.01, weight_decay=0.1, eps=0.0),
+        ),
         # torch's momentum_decay=1 gives Keras 3's schedule 0.96^t
         (O.Nadam(0.01), lambda ps: T.NAdam(ps, lr=0.01, eps=1e-7, momentum_decay=1.0)),
     ]
@@ -227,6 +231,17 @@ def test_minimize():
     for _ in range(20):
         opt.minimize((w * w).sum(), [w])  # gradient 2w: w <- w/2
     assert abs(w.data[0]) < 1e-5
+
+
+@given(problem(), st.floats(0.01, 0.5), st.floats(0.0, 0.5))
+def test_weight_decay_by_hand(p, lr, wd):
+    """Keras 3's decoupled decay: w -= lr wd w, then the optimizer's own step."""
+    w, g1, g2 = p
+    got = run(optimizers.SGD(lr, weight_decay=wd), w, [g1, g2])
+    w1 = w - lr * wd * w - lr * g1
+    expected = w1 - lr * wd * w1 - lr * g2
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert optimizers.get("adamw").weight_decay == 0.004
 
 
 # -- clipping -------------------------------------------------------------------------------
@@ -338,7 +353,13 @@ def test_config_roundtrip_with_schedule():
     back = optimizers.deserialize(config)
     assert isinstance(back._learning_rate, optimizers.ExponentialDecay)
     assert back.get_config() == opt.get_config()
-    for cls in (optimizers.Adagrad, optimizers.RMSprop, optimizers.Adam, optimizers.Nadam):
+    for cls in (
+        optimizers.Adagrad,
+        optimizers.RMSprop,
+        optimizers.Adam,
+        optimizers.AdamW,
+        optimizers.Nadam,
+    ):
         opt = cls(learning_rate=0.123)
         assert optimizers.deserialize(optimizers.serialize(opt)).get_config() == opt.get_config()
 
@@ -352,7 +373,9 @@ def test_get_and_defaults():
     assert optimizers.SGD().learning_rate == 0.01
     assert optimizers.get(adam) is adam
     assert isinstance(optimizers.get(optimizers.RMSprop), optimizers.RMSprop)
-    with pytest.raises(ValueError, match="Valid names are: adagrad, adam, nadam, rmsprop, sgd"):
-        optimizers.get("adamw")
+    with pytest.raises(
+        ValueError, match="Valid names are: adagrad, adam, adamw, nadam, rmsprop, sgd"
+    ):
+        optimizers.get("adamax")
     with pytest.raises(ValueError, match="momentum in"):
         optimizers.SGD(0.1, 1.5)

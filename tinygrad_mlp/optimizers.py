@@ -42,6 +42,7 @@ __all__ = [
     "Adagrad",
     "RMSprop",
     "Adam",
+    "AdamW",
     "Nadam",
     "LearningRateSchedule",
     "ExponentialDecay",
@@ -204,6 +205,7 @@ class Optimizer:
     def __init__(
         self,
         learning_rate: float | Callable[[int], float] = 0.001,
+        weight_decay: float | None = None,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
@@ -221,7 +223,10 @@ class Optimizer:
         ):
             if c is not None and not c > 0:
                 raise ValueError(f"{what} must be > 0, received {what}={c}")
+        if weight_decay is not None and not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, received weight_decay={weight_decay}")
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
@@ -343,8 +348,11 @@ class Optimizer:
         self.build(v for _, v in pairs)
         lr = self.learning_rate
         self._before_step()
+        decay = lr * self.weight_decay if self.weight_decay else 0.0
         for g, var in pairs:
             i = self._index[id(var)]
+            if decay:
+                var.data *= 1.0 - decay  # decoupled weight decay: w -= lr wd w, before the step
             self._update(var.data, g, self._slots[i], self._scratch[i], lr)
         self.iterations += 1
 
@@ -373,6 +381,7 @@ class Optimizer:
         return {
             "name": self.name,
             "learning_rate": lr,
+            "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
@@ -456,12 +465,13 @@ class SGD(Optimizer):
         learning_rate: float | Callable[[int], float] = 0.01,
         momentum: float = 0.0,
         nesterov: bool = False,
+        weight_decay: float | None = None,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
         name: str = "SGD",
     ) -> None:
-        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"SGD expects momentum in [0, 1], received momentum={momentum}")
         self.momentum = float(momentum)
@@ -502,12 +512,13 @@ class Adagrad(Optimizer):
         learning_rate: float | Callable[[int], float] = 0.001,
         initial_accumulator_value: float = 0.1,
         epsilon: float = 1e-7,
+        weight_decay: float | None = None,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
         name: str = "adagrad",
     ) -> None:
-        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         self.initial_accumulator_value = float(initial_accumulator_value)
         self.epsilon = float(epsilon)
 
@@ -549,12 +560,13 @@ class RMSprop(Optimizer):
         momentum: float = 0.0,
         epsilon: float = 1e-7,
         centered: bool = False,
+        weight_decay: float | None = None,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
         name: str = "rmsprop",
     ) -> None:
-        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         self.rho = float(rho)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -620,12 +632,13 @@ class Adam(Optimizer):
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
         amsgrad: bool = False,
+        weight_decay: float | None = None,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
         name: str = "adam",
     ) -> None:
-        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         for what, b in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"{type(self).__name__} expects {what} in [0, 1), received {b}")
@@ -667,6 +680,37 @@ class Adam(Optimizer):
         }
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``w -= lr wd w`` before
+    each Adam step; Keras' default ``weight_decay=0.004``."""
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        weight_decay: float = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "adamw",
+    ) -> None:
+        super().__init__(
+            learning_rate,
+            beta_1,
+            beta_2,
+            epsilon,
+            amsgrad,
+            weight_decay,
+            clipnorm,
+            clipvalue,
+            global_clipnorm,
+            name,
+        )
+
+
 class Nadam(Optimizer):
     """Adam with Nesterov momentum (Dozat, 2016), with Keras' momentum schedule.
 
@@ -683,12 +727,13 @@ class Nadam(Optimizer):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
+        weight_decay: float | None = None,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
         name: str = "nadam",
     ) -> None:
-        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, name)
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
@@ -750,6 +795,7 @@ _CLASSES: dict[str, type] = {
     "adagrad": Adagrad,
     "rmsprop": RMSprop,
     "adam": Adam,
+    "adamw": AdamW,
     "nadam": Nadam,
 }
 
