@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from tinygrad_mlp import saving
 from tinygrad_mlp.layers import Activation, BatchNormalization, Dense, Dropout
 from tinygrad_mlp.models import Sequential, load_model
-from tinygrad_mlp.optimizers import SGD, Adam
+from tinygrad_mlp.optimizers import SGD, Adagrad, Adam, ExponentialDecay, Nadam, RMSprop
 
 # ----------------------------------------------------------------------------
 # helpers
@@ -256,9 +256,13 @@ def test_load_model_refuses_a_weights_only_file(tmp_path: Path) -> None:
     [
         lambda: SGD(0.05, momentum=0.9),
         lambda: SGD(0.05, momentum=0.9, nesterov=True),
+        lambda: SGD(ExponentialDecay(0.1, decay_steps=4, decay_rate=0.5), momentum=0.5),
         lambda: Adam(0.01),
+        lambda: RMSprop(0.01, momentum=0.5),
+        lambda: Adagrad(0.1),
+        lambda: Nadam(0.01),
     ],
-    ids=["sgd-momentum", "sgd-nesterov", "adam"],
+    ids=["sgd-momentum", "sgd-nesterov", "sgd-schedule", "adam", "rmsprop", "adagrad", "nadam"],
 )
 def test_training_resumes_identically(tmp_path: Path, make_optimizer: Callable) -> None:
     x, y = _data(48, 4, seed=3)
@@ -268,6 +272,7 @@ def test_training_resumes_identically(tmp_path: Path, make_optimizer: Callable) 
             [
                 Dense(6, input_dim=4, activation="relu"),
                 BatchNormalization(),
+                Dropout(0.25, seed=7),  # its generator's state is saved too
                 Dense(1, activation="sigmoid"),
             ]
         )
@@ -549,6 +554,19 @@ def _case_raw_pickle(valid: Path, members: dict[str, bytes]) -> dict[str, bytes]
     return members
 
 
+def _case_optimizer_state_shape(valid: Path, members: dict[str, bytes]) -> dict[str, bytes]:
+    config = json.loads(members["config.json"])
+    i = next(i for i, e in enumerate(config["optimizer_state"]) if e["shape"] == [4, 5])
+    members[f"optimizer/{i:05d}.npy"] = _npy(np.zeros((5, 4), np.float32))
+    _edit_json(members, "config.json", lambda c: c["optimizer_state"][i].update(shape=[5, 4]))
+    return members
+
+
+def _case_bad_rng_state(valid: Path, members: dict[str, bytes]) -> dict[str, bytes]:
+    _edit_json(members, "config.json", lambda c: c.update(rng_states=[{"layer": 0, "state": {}}]))
+    return members
+
+
 def _case_declared_huge(valid: Path, members: dict[str, bytes]) -> bytes:
     data = valid.read_bytes()
     return _set_declared_size(data, "weights/00000.npy", 0xFFFFFFF0)
@@ -618,6 +636,12 @@ CORPUS: dict[str, tuple[Callable, list[str], dict[str, int]]] = {
     "trailing_bytes": (_case_trailing_bytes, ["trailing"], {}),
     "pickled_object_array": (_case_pickled_object_array, ["object array", "pickle"], {}),
     "raw_pickle": (_case_raw_pickle, ["weights/00000.npy", "not a valid .npy"], {}),
+    "optimizer_state_shape": (
+        _case_optimizer_state_shape,
+        ["optimizer state", "(5, 4)", "(4, 5)"],
+        {},
+    ),
+    "bad_rng_state": (_case_bad_rng_state, ["rng_states", "random generator"], {}),
     "declared_huge": (_case_declared_huge, ["weights/00000.npy", "size limit", "zip bomb"], {}),
     "declared_small": (_case_declared_small, ["weights/00000.npy", "corrupt"], {}),
     "compression_bomb": (_case_compression_bomb, ["compression ratio", "zip bomb"], {}),
@@ -643,7 +667,9 @@ def test_malformed_archive_is_refused_clearly(
     work = tmp_path / "work"
     work.mkdir()
     valid = work / "valid.tgm"
-    _small_model().save(valid)
+    model = _small_model()
+    model.train_on_batch(*_data(8))  # so the optimizer has momentum slots to save
+    model.save(valid)
     assert [w.data.shape for w in load_model(valid).weights] == [(4, 5), (5,), (5, 1), (1,)]
     result = build(valid, _members(valid))
     bad = work / "bad.tgm"

@@ -111,6 +111,16 @@ def _optimizer_state(optimizer: Any) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def _rng_states(model: Any) -> list[dict[str, Any]]:
+    """The random generators of layers such as Dropout, so resumed training draws the same masks."""
+    out = []
+    for i, layer in enumerate(getattr(model, "layers", [])):
+        rng = getattr(layer, "_rng", None)
+        if isinstance(rng, np.random.Generator):
+            out.append({"layer": i, "name": layer.name, "state": rng.bit_generator.state})
+    return out
+
+
 def _metric_name(fn: Any) -> str:
     return getattr(fn, "__name__", None) or getattr(fn, "name", None) or str(fn)
 
@@ -236,6 +246,7 @@ def save_model(model: Any, path: str | os.PathLike, overwrite: bool = True) -> N
         "compile": _compile_config(model),
         "weights": _manifest(weights),
         "optimizer_state": _manifest(state),
+        "rng_states": _rng_states(model),
     }
     # Fail on an unserializable config before touching the disk.
     json.dumps(config)
@@ -571,6 +582,33 @@ def _check_weights_fit(model: Any, weights: list[tuple[str, np.ndarray]], where:
             )
 
 
+def _restore_rng_states(model: Any, entries: Any, where: str) -> None:
+    """Put each layer's random generator back in its saved state (plain integers, no code)."""
+    if not isinstance(entries, list):
+        raise ValueError(f"{where}: config.json 'rng_states' must be a list")
+    layers = list(getattr(model, "layers", []))
+    for entry in entries:
+        i = entry.get("layer") if isinstance(entry, dict) else None
+        rng = getattr(layers[i], "_rng", None) if type(i) is int and 0 <= i < len(layers) else None
+        if not isinstance(rng, np.random.Generator) or not isinstance(entry.get("state"), dict):
+            raise ValueError(
+                f"{where}: config.json rng_states entry {entry!r:.200} does not match a layer "
+                "with a random generator"
+            )
+        expected = type(rng.bit_generator).__name__
+        if entry["state"].get("bit_generator") != expected:
+            raise ValueError(
+                f"{where}: layer {layers[i].name!r} random generator state is for "
+                f"{entry['state'].get('bit_generator')!r}, expected {expected!r}"
+            )
+        try:
+            rng.bit_generator.state = entry["state"]
+        except (ValueError, TypeError, KeyError, OverflowError) as e:
+            raise ValueError(
+                f"{where}: invalid random generator state for layer {layers[i].name!r}: {e}"
+            ) from e
+
+
 def _compile_from_config(compile_config: Any, where: str) -> dict[str, Any]:
     """Rebuild the optimizer, loss and metric names from config.json's compile entry."""
     from tinygrad_mlp import losses, metrics, optimizers
@@ -639,6 +677,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Any:
         compiled = _compile_from_config(compile_config, where)
     model = _build_model(archive, where)
     _check_weights_fit(model, archive.weights, where)
+    _restore_rng_states(model, archive.config.get("rng_states", []), where)
     model.set_weights([arr for _, arr in archive.weights])
     if compiled is not None:
         from tinygrad_mlp import optimizers
