@@ -11,6 +11,7 @@ import os
 import sys
 
 import numpy as np
+
 from tinygrad_mlp.datasets import circle, linear
 from tinygrad_mlp.layers import Dense
 from tinygrad_mlp.models import Sequential, load_model
@@ -46,7 +47,11 @@ def main(out_dir: str = "out", quick: bool = False) -> float:
     model.add(Dense(1, activation="sigmoid"))
     model.compile(loss="binary_crossentropy", optimizer=SGD(0.1, 0.9), metrics=["binary_accuracy"])
     print("3. hidden layers:")
-    history = model.fit(xc, yc, epochs=epochs, batch_size=32, validation_split=0.2, verbose=2)
+    # the first epochs with Keras' progress output, then the rest quietly
+    model.fit(xc, yc, epochs=3, batch_size=32, validation_split=0.2, verbose=1)
+    history = model.fit(
+        xc, yc, epochs=epochs, initial_epoch=3, batch_size=32, validation_split=0.2, verbose=0
+    )
     val_acc = history.history["val_binary_accuracy"][-1]
     print(f"   validation accuracy {val_acc:.3f}")
 

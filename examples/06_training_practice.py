@@ -12,13 +12,13 @@ import sys
 import time
 
 import numpy as np
+
+from tinygrad_mlp.callbacks import EarlyStopping
 from tinygrad_mlp.datasets import circle
 from tinygrad_mlp.layers import Dense, Dropout
 from tinygrad_mlp.models import Sequential
 from tinygrad_mlp.optimizers import SGD
 from tinygrad_mlp.preprocessing import StandardScaler, train_val_test_split
-
-from tinygrad_mlp.callbacks import EarlyStopping
 
 
 def mlp(hidden=(16, 16), learning_rate=0.1, dropout=0.0, seed=0) -> Sequential:
@@ -67,14 +67,17 @@ def main(out_dir: str = "out", quick: bool = False) -> dict:
 
     plot_learning_rates(histories, to_file=os.path.join(out_dir, "learning_rates.png"))
 
-    for label, batch_size in (("batch", len(x_train)), ("stochastic", 1), ("mini-batch", 32)):
+    # same number of epochs; one epoch is 1 step (batch), 600 steps (stochastic) or 19 steps
+    # (mini-batch). Stochastic steps are noisy, so they take a smaller learning rate.
+    settings = (("batch", len(x_train), 0.1), ("stochastic", 1, 0.01), ("mini-batch", 32, 0.1))
+    for label, batch_size, lr in settings:
         start = time.perf_counter()
-        h = mlp().fit(
+        h = mlp(learning_rate=lr).fit(
             x_train, y_train, epochs=max(epochs // 3, 3), batch_size=batch_size, verbose=0
         )
         print(
-            f"{label:10s} (batch_size={batch_size:4d}): loss {h.history['loss'][-1]:.4f} "
-            f"in {time.perf_counter() - start:.2f}s"
+            f"{label:10s} (batch_size={batch_size:3d}, lr={lr}): loss {h.history['loss'][-1]:.4f}"
+            f" in {time.perf_counter() - start:.2f}s"
         )
 
     small = mlp(hidden=(2,)).fit(
