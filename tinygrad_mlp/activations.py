@@ -135,15 +135,25 @@ silu = swish
 
 # -- erf as an engine op (exact GELU) ----------------------------------------
 
-_erf_ufunc = np.frompyfunc(math.erf, 1, 1)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_erf_python = np.frompyfunc(math.erf, 1, 1)  # exact, element by element
+
+
+def _erf_elementwise(x: np.ndarray) -> np.ndarray:
+    return _erf_python(x).astype(np.float64)
+
+
+try:  # SciPy's vectorised erf is ~50x faster; it is optional (NumPy has no erf)
+    from scipy.special import erf as _erf_array
+except ImportError:  # pragma: no cover - depends on the environment
+    _erf_array = _erf_elementwise
 
 
 def _np_erf(x: Any) -> Any:
     if type(x) is float:
         return math.erf(x)
     x = np.asarray(x)
-    return _erf_ufunc(x).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    return np.asarray(_erf_array(x)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
 
 
 def _erf_bw(g, out, ctx, a):
