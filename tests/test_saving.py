@@ -173,20 +173,21 @@ _ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "elu", "selu", "softplus", 
         max_size=3,
     ),
     seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(["float32", "float64"]),
 )
 def test_random_architectures_round_trip(
-    n_in: int, layers: list[tuple[int, str, bool, bool]], seed: int
+    n_in: int, layers: list[tuple[int, str, bool, bool]], seed: int, dtype: str
 ) -> None:
     model = Sequential()
     for i, (units, activation, use_bias, batch_norm) in enumerate(layers):
         kwargs = {"input_dim": n_in} if i == 0 else {}
-        model.add(Dense(units, activation=activation, use_bias=use_bias, **kwargs))
+        model.add(Dense(units, activation=activation, use_bias=use_bias, dtype=dtype, **kwargs))
         if batch_norm:
-            model.add(BatchNormalization())
+            model.add(BatchNormalization(dtype=dtype))
     rng = np.random.default_rng(seed)
     # random values everywhere (also BN's moving statistics, kept positive for the variance)
     model.set_weights([np.abs(rng.normal(size=w.shape)).astype(w.dtype) for w in model.weights])
-    x = rng.normal(size=(7, n_in)).astype(np.float32)
+    x = rng.normal(size=(7, n_in)).astype(dtype)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "m.tgm")
         model.save(path)
@@ -205,6 +206,19 @@ def test_uncompiled_model_round_trips_and_load_without_compile(tmp_path: Path) -
     compiled = _small_model()
     compiled.save(tmp_path / "compiled.tgm")
     assert load_model(tmp_path / "compiled.tgm", compile=False).optimizer is None
+
+
+def test_custom_loss_is_saved_by_name_and_needs_compile_false(tmp_path: Path) -> None:
+    def my_loss(y_true, y_pred):
+        return ((y_pred - y_true) ** 2).mean()
+
+    model = _small_model(compiled=False)
+    model.compile(optimizer="adam", loss=my_loss)
+    model.save(tmp_path / "custom.tgm")
+    with pytest.raises(ValueError, match=r"loss.*my_loss.*compile=False"):
+        load_model(tmp_path / "custom.tgm")
+    loaded = load_model(tmp_path / "custom.tgm", compile=False)
+    _assert_same_weights(model, loaded)
 
 
 def test_save_weights_and_load_weights(tmp_path: Path) -> None:

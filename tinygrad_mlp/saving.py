@@ -346,7 +346,7 @@ def _read_json(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> dict[s
     raw = _read_member(zf, info, where)
     try:
         obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # also UnicodeDecodeError, JSONDecodeError
         raise ValueError(f"{where}: {info.filename} is not valid JSON: {e}") from e
     if not isinstance(obj, dict):
         raise ValueError(
