@@ -396,3 +396,18 @@ def test_other_losses_values_and_gradients(name, b):
 def test_log_cosh_is_stable_for_large_errors():
     out = losses.LogCosh()(np.zeros((1, 2)), Value(np.array([[1000.0, -1000.0]])))
     assert np.isclose(out.item(), 1000.0 - np.log(2.0))
+
+
+def test_reductions_and_weight_shapes():
+    y = np.array([[0.0], [0.0], [0.0]])
+    p = Value(np.array([[1.0], [2.0], [3.0]]))  # squared errors 1, 4, 9
+    w = np.array([1.0, 0.0, 2.0])
+    assert np.isclose(losses.MeanSquaredError()(y, p, sample_weight=w).item(), (1 + 18) / 3)
+    got = losses.MeanSquaredError()(y, p, sample_weight=w.reshape(-1, 1)).item()
+    assert np.isclose(got, (1 + 18) / 3)
+    assert np.isclose(losses.MeanSquaredError()(y, p, sample_weight=2.0).item(), 28 / 3)
+    assert np.isclose(losses.MeanSquaredError(reduction="sum")(y, p).item(), 14.0)
+    per = losses.MeanSquaredError(reduction="none")(y, p, sample_weight=w)
+    np.testing.assert_allclose(per.data, [1.0, 0.0, 18.0])
+    with pytest.raises(ValueError, match="Unknown reduction 'mean'"):
+        losses.MeanSquaredError(reduction="mean")

@@ -175,22 +175,33 @@ def _match_shapes(y: np.ndarray, pred: Value, who: str) -> tuple[np.ndarray, Val
     return y, pred
 
 
-def _reduce(per_sample: Value, sample_weight: Any, who: str) -> Value:
-    """sum_i w_i l_i / n over the batch (Keras' sum_over_batch_size); a 0-d Value."""
-    n = per_sample.shape[0] if per_sample.ndim else 1
+def _weighted(per_sample: Value, sample_weight: Any, who: str) -> Value:
+    """Per-sample losses times their weights; weights (n,) or (n, 1) or a number."""
     if sample_weight is None:
-        return per_sample.mean()
+        return per_sample
     w = np.asarray(_raw(sample_weight), dtype=per_sample.dtype)
-    if w.ndim == 0:
-        w = np.full(per_sample.shape, w, dtype=per_sample.dtype)
-    if w.ndim > per_sample.ndim and w.shape[-1] == 1:
+    if w.ndim > 1 and w.shape[-1] == 1 and w.ndim > per_sample.ndim:
         w = w.reshape(w.shape[:-1])
-    if w.shape != per_sample.shape:
-        raise ValueError(
-            f"{who} expects sample_weight of shape {per_sample.shape} (one weight per "
-            f"sample), received shape {w.shape}"
-        )
-    return (per_sample * w).sum() * (1.0 / max(n, 1))
+    if w.ndim and w.shape != per_sample.shape:
+        if per_sample.ndim > 1 and w.shape == per_sample.shape[:1]:
+            w = w.reshape(w.shape + (1,) * (per_sample.ndim - 1))  # one weight per sample
+        else:
+            raise ValueError(
+                f"{who} expects sample_weight of shape {per_sample.shape[:1]} (one weight per "
+                f"sample), received shape {w.shape}"
+            )
+    return per_sample * w
+
+
+def _reduce(
+    per_sample: Value, sample_weight: Any, who: str, reduction: str = "sum_over_batch_size"
+) -> Value:
+    """sum_i w_i l_i / n over the batch (Keras' sum_over_batch_size) as a 0-d Value;
+    ``'sum'`` leaves out the division, ``'none'`` returns the weighted losses."""
+    weighted = _weighted(per_sample, sample_weight, who)
+    if reduction in ("none", None):
+        return weighted
+    return weighted.sum() if reduction == "sum" else weighted.mean()
 
 
 def _mean_last(x: Value) -> Value:
@@ -416,16 +427,7 @@ class Loss:
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Value:
         """The loss of a batch: ``sum_i w_i l_i / batch`` as a 0-d Value."""
         per_sample = self.call(y_true, _as_value(y_pred))
-        if self.reduction in ("none", None):
-            if sample_weight is not None:
-                per_sample = per_sample * np.asarray(sample_weight, per_sample.dtype).reshape(
-                    per_sample.shape
-                )
-            return per_sample
-        total = _reduce(per_sample, sample_weight, type(self).__name__)
-        if self.reduction == "sum":
-            return total * float(per_sample.shape[0] if per_sample.ndim else 1)
-        return total
+        return _reduce(per_sample, sample_weight, type(self).__name__, self.reduction)
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}
@@ -473,9 +475,7 @@ class LossFunctionWrapper(Loss):
                 )
             # a scalar Value (Python float) becomes a 0-d tensor like every other loss
             return out * np.ones((), dtype=np.float64) if out.is_scalar else out
-        if out.ndim > 1:
-            out = out.reshape(out.shape[0], -1).mean(axis=-1)
-        return _reduce(out, sample_weight, self.name)
+        return _reduce(out, sample_weight, self.name, self.reduction)
 
     def get_config(self) -> dict:
         return {"name": self.name, **self.kwargs}
