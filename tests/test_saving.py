@@ -372,6 +372,17 @@ def test_crash_on_first_save_creates_no_file(
     assert os.listdir(tmp_path) == []
 
 
+def test_unserializable_config_fails_before_touching_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _small_model()
+    config = model.get_config()
+    monkeypatch.setattr(model, "get_config", lambda: {**config, "callback": print})
+    with pytest.raises(TypeError, match="JSON types"):
+        model.save(tmp_path / "m.tgm")
+    assert os.listdir(tmp_path) == []
+
+
 def test_overwrite_false_and_permissions(tmp_path: Path) -> None:
     path = tmp_path / "model.tgm"
     _small_model().save(path)

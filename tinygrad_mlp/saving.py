@@ -162,6 +162,21 @@ def _metadata(kind: str) -> dict[str, Any]:
     }
 
 
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf":
+        return obj.tolist()
+    raise TypeError(
+        f"cannot save a {type(obj).__name__} ({obj!r:.80}) in config.json: get_config() must "
+        "return JSON types (dict, list, str, int, float, bool, None)"
+    )
+
+
+def _to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=_json_default)
+
+
 def _zip_info(name: str, compress: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
     info.compress_type = compress
@@ -179,7 +194,7 @@ def _write_members(
     """Write the archive into an open binary file: JSON deflated, arrays stored as ``.npy``."""
     with zipfile.ZipFile(fileobj, "w", allowZip64=True) as zf:
         for name, obj in ((METADATA, metadata), (CONFIG, config)):
-            text = json.dumps(obj, indent=2, sort_keys=False)
+            text = _to_json(obj)
             zf.writestr(_zip_info(name, zipfile.ZIP_DEFLATED), text.encode("utf-8"))
         for folder, arrays in ((WEIGHTS_DIR, weights), (OPTIMIZER_DIR, state)):
             for i, (_, arr) in enumerate(arrays):
@@ -248,8 +263,7 @@ def save_model(model: Any, path: str | os.PathLike, overwrite: bool = True) -> N
         "optimizer_state": _manifest(state),
         "rng_states": _rng_states(model),
     }
-    # Fail on an unserializable config before touching the disk.
-    json.dumps(config)
+    _to_json(config)  # fail on an unserializable config before touching the disk
     metadata = _metadata("model")
     _atomic_write(path, lambda f: _write_members(f, metadata, config, weights, state), overwrite)
 
