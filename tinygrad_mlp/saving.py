@@ -64,7 +64,6 @@ _STATE_DTYPES = _WEIGHT_DTYPES + (
     "uint32",
     "uint64",
 )
-_MEMBER_RE = re.compile(r"(weights|optimizer)/(\d{5,})\.npy")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so equal models give equal members
 _RECOMPILE = " (to use the weights anyway: load_model(path, compile=False), then compile)"
 _CAN_READ = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
@@ -696,7 +695,10 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Any:
     if compiled is not None:
         from tinygrad_mlp import optimizers
 
-        model.compile(**compiled)
+        try:
+            model.compile(**compiled)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{where}: cannot compile with the saved settings: {e}") from e
         if archive.state:
             state = {name: arr for name, arr in archive.state}
             try:
