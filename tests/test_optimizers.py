@@ -225,6 +225,16 @@ def test_none_gradients_are_skipped_and_shapes_checked():
         opt.apply_gradients([(np.ones(3), a)])
 
 
+def test_apply_spelling():
+    a, b = Value(np.ones(2)), Value(np.ones(1))
+    opt = optimizers.SGD(0.5)
+    opt.apply([np.ones(2), np.full(1, 2.0)], [a, b])
+    np.testing.assert_array_equal(a.data, [0.5, 0.5])
+    np.testing.assert_array_equal(b.data, [0.0])
+    with pytest.raises(ValueError, match="1 gradients for 2 variables"):
+        opt.apply([np.ones(2)], [a, b])
+
+
 def test_minimize():
     w = Value(np.array([3.0]))
     opt = optimizers.SGD(0.25)

@@ -356,6 +356,15 @@ class Optimizer:
             self._update(var.data, g, self._slots[i], self._scratch[i], lr)
         self.iterations += 1
 
+    def apply(self, grads: Sequence[Any], trainable_variables: Sequence[Value]) -> None:
+        """Keras 3's spelling: ``apply(grads, variables)`` = ``apply_gradients(zip(...))``."""
+        if len(grads) != len(trainable_variables):
+            raise ValueError(
+                f"apply expects one gradient per variable, received {len(grads)} gradients "
+                f"for {len(trainable_variables)} variables"
+            )
+        self.apply_gradients(zip(grads, trainable_variables, strict=True))
+
     def minimize(self, loss: Value, var_list: Sequence[Value]) -> None:
         """Differentiate ``loss`` with respect to ``var_list`` and apply one step."""
 
