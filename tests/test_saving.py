@@ -203,6 +203,11 @@ def test_uncompiled_model_round_trips_and_load_without_compile(tmp_path: Path) -
     assert loaded.optimizer is None
     _assert_same_weights(model, loaded)
 
+    unbuilt = Sequential([Dense(3, activation="relu"), Dense(1)])
+    unbuilt.save(tmp_path / "unbuilt.tgm")
+    again = load_model(tmp_path / "unbuilt.tgm")
+    assert not again.built and again.get_config() == unbuilt.get_config()
+
     compiled = _small_model()
     compiled.save(tmp_path / "compiled.tgm")
     assert load_model(tmp_path / "compiled.tgm", compile=False).optimizer is None
