@@ -389,3 +389,13 @@ def test_get_and_defaults():
         optimizers.get("adamax")
     with pytest.raises(ValueError, match="momentum in"):
         optimizers.SGD(0.1, 1.5)
+
+
+def test_restored_state_must_fit_the_variables():
+    opt = optimizers.Adam()
+    opt.set_state({"iterations": np.array(4), "momentum_0": np.zeros(3), "velocity_0": np.zeros(3)})
+    w = Value(np.ones(2))
+    with pytest.raises(ValueError, match=r"'momentum_0' has shape \(3,\).*shape \(2,\)"):
+        opt.apply_gradients([(np.ones(2), w)])
+    np.testing.assert_array_equal(w.data, [1.0, 1.0])  # nothing changed
+    assert opt.iterations == 4 and opt.variables == []

@@ -280,13 +280,11 @@ class Optimizer:
                     f"Value {var!r} (use tensor weights, or update scalars by hand)"
                 )
             i = len(self._variables)
-            self._index[id(var)] = i
-            self._variables.append(var)
             slots = {}
             for s in self._slot_names:
                 key = f"{s}_{i}"
                 if key in self._pending:
-                    arr = np.asarray(self._pending.pop(key), dtype=data.dtype)
+                    arr = np.asarray(self._pending[key], dtype=data.dtype)
                     if arr.shape != data.shape:
                         raise ValueError(
                             f"optimizer state {key!r} has shape {arr.shape}, but variable {i} "
@@ -295,6 +293,11 @@ class Optimizer:
                     slots[s] = arr.copy()
                 else:
                     slots[s] = self._initial_slot(s, data)
+            # registered only once every slot is known to fit
+            for s in self._slot_names:
+                self._pending.pop(f"{s}_{i}", None)
+            self._index[id(var)] = i
+            self._variables.append(var)
             self._slots.append(slots)
             self._scratch.append(np.empty_like(data))
 
