@@ -127,23 +127,24 @@ def bench_mlp(repeat: int, number: int) -> list[list]:
         times["tinygrad_mlp.nn.MLP"] = best_of(step, repeat=repeat, number=number, warmup=number)
     except (ImportError, AttributeError, TypeError) as exc:
         print(f"[skip] tinygrad_mlp.nn.MLP not usable yet ({exc.__class__.__name__}: {exc})")
-    if micrograd is not None:
-        # where micrograd's time goes: its closures make reference cycles, so the
-        # cyclic garbage collector has to free every graph (not how users run it)
-        model = MLP(micrograd.Value, 3, [4, 4, 1])
-        step = make_step(model, model.parameters(), 0)
+    # where the time goes: micrograd's closures make reference cycles, so the
+    # cyclic garbage collector has to free every graph; ours leave none
+    for name, cls in engines:
+        model = MLP(cls, 3, [4, 4, 1])
+        step = make_step(model, model.parameters(), 0.0 if cls is TValue else 0)
         gc.disable()
         try:
             t = best_of(step, repeat=repeat, number=number, warmup=number)
         finally:
             gc.enable()
             gc.collect()
-        times["(micrograd.Value, gc disabled)"] = t
+        times[f"({name}, gc disabled)"] = t
     ref = times.get("micrograd.Value")
     for name, t in times.items():
         note = ratio_text(t, ref, "micrograd") if ref and name != "micrograd.Value" else ""
-        if name.startswith("(micrograd"):
-            note = f"micrograd spends {1 - t / ref:.0%} of its step in the garbage collector"
+        if name.endswith("gc disabled)"):
+            with_gc = times[name[1:].split(",")[0]]
+            note = f"{max(0.0, 1 - t / with_gc):.0%} of the step is garbage collection"
         rows.append([name, t * 1e3, 1.0 / t, note])
     return rows
 
