@@ -137,13 +137,19 @@ def test_nadam_two_steps_by_hand(p, lr):
 
 
 def torch_run(make, w, grads):
-    param = torch.nn.Parameter(torch.tensor(w.copy()))
-    opt = make([param])
-    for g in grads:
-        opt.zero_grad()
-        param.grad = torch.tensor(g)
-        opt.step()
-    return param.detach().numpy()
+    # float64 default: torch then keeps its scalar state (Nadam's momentum product) in float64
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        param = torch.nn.Parameter(torch.tensor(w.copy()))
+        opt = make([param])
+        for g in grads:
+            opt.zero_grad()
+            param.grad = torch.tensor(g)
+            opt.step()
+        return param.detach().numpy()
+    finally:
+        torch.set_default_dtype(previous)
 
 
 @needs_torch
@@ -183,12 +189,10 @@ def test_match_torch_optim(p):
         (O.Nadam(0.01), lambda ps: T.NAdam(ps, lr=0.01, eps=1e-7, momentum_decay=1.0)),
     ]
     for ours, theirs in cases:
-        # torch keeps Nadam's momentum product in float32: agreement to ~1e-8 there
-        rtol = 1e-6 if isinstance(ours, O.Nadam) else 1e-9
         np.testing.assert_allclose(
             run(ours, w, grads),
             torch_run(theirs, w, grads),
-            rtol=rtol,
+            rtol=1e-9,
             atol=1e-12,
             err_msg=repr(ours),
         )
