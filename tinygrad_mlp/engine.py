@@ -653,7 +653,14 @@ class Value:
         """
         order = self._prepare(grad)
         seed = self._seed(grad, create_graph)
-        _backprop(self, order, seed, create_graph)
+        try:
+            _backprop(self, order, seed, create_graph)
+        except BaseException:
+            # a failed pass (anomaly, a bad rule) must not leave partial gradients
+            # behind for the next backward() through the same leaves
+            for node in order:
+                node._acc = None
+            raise
         for node in order:
             g = node._acc
             if g is None:
