@@ -1,5 +1,6 @@
 """Activations: values against PyTorch, gradients (gradcheck), names and lookup."""
 
+import doctest
 import math
 
 import numpy as np
@@ -145,3 +146,7 @@ def test_relu_max_value():
 
 def test_accepts_arrays():
     np.testing.assert_array_equal(activations.relu(np.array([-1.0, 2.0])).data, [0.0, 2.0])
+
+
+def test_docstring_examples():
+    assert doctest.testmod(activations).failed == 0

@@ -1,5 +1,6 @@
 """Initializers: Keras' limits and standard deviations, seeds, dtypes, lookup."""
 
+import doctest
 import math
 
 import numpy as np
@@ -158,3 +159,7 @@ def test_identity_and_shape_errors():
         I.Identity()((3,))
     with pytest.raises(ValueError, match=r"at least two dimensions, received \(3,\)"):
         I.get("orthogonal")((3,))
+
+
+def test_docstring_examples():
+    assert doctest.testmod(I).failed == 0

@@ -1,5 +1,7 @@
 """Losses: gradients (gradcheck), values against PyTorch, stability, shapes, lookup."""
 
+import doctest
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -411,3 +413,7 @@ def test_reductions_and_weight_shapes():
     np.testing.assert_allclose(per.data, [1.0, 0.0, 18.0])
     with pytest.raises(ValueError, match="Unknown reduction 'mean'"):
         losses.MeanSquaredError(reduction="mean")
+
+
+def test_docstring_examples():
+    assert doctest.testmod(losses).failed == 0

@@ -1,5 +1,7 @@
 """Metrics: hand-made examples, per-sample shapes, 'accuracy' resolution, confusion matrix."""
 
+import doctest
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -180,3 +182,7 @@ def test_top_k_by_hand():
     onehot = np.eye(4)[[3, 3]]
     np.testing.assert_array_equal(metrics.top_k_categorical_accuracy(onehot, p, k=1), [1, 0])
     assert metrics.get("top_k_categorical_accuracy")(onehot, p).tolist() == [1.0, 1.0]  # k=5
+
+
+def test_docstring_examples():
+    assert doctest.testmod(metrics).failed == 0

@@ -1,5 +1,6 @@
 """Optimizers: each rule against hand arithmetic and PyTorch, schedules, state, config."""
 
+import doctest
 import math
 
 import numpy as np
@@ -403,3 +404,7 @@ def test_restored_state_must_fit_the_variables():
         opt.apply_gradients([(np.ones(2), w)])
     np.testing.assert_array_equal(w.data, [1.0, 1.0])  # nothing changed
     assert opt.iterations == 4 and opt.variables == []
+
+
+def test_docstring_examples():
+    assert doctest.testmod(optimizers).failed == 0
