@@ -300,6 +300,20 @@ def test_step_and_piecewise_and_inverse_time():
         optimizers.PiecewiseConstantDecay([1, 2], [1.0])
 
 
+@given(st.integers(0, 2000), st.integers(1, 500), st.floats(0.0, 0.5))
+def test_cosine_and_polynomial_decay(step, decay_steps, alpha):
+    cosine = optimizers.CosineDecay(0.1, decay_steps, alpha)
+    s = min(step, decay_steps)
+    expected = 0.1 * ((1 - alpha) * (1 + math.cos(math.pi * s / decay_steps)) / 2 + alpha)
+    assert math.isclose(cosine(step), expected, rel_tol=1e-12)
+    assert math.isclose(cosine(0), 0.1) and math.isclose(cosine(decay_steps), 0.1 * alpha)
+    poly = optimizers.PolynomialDecay(0.1, decay_steps, end_learning_rate=0.01, power=2.0)
+    expected = 0.09 * (1 - s / decay_steps) ** 2 + 0.01
+    assert math.isclose(poly(step), expected, rel_tol=1e-12)
+    cyc = optimizers.PolynomialDecay(0.1, decay_steps, end_learning_rate=0.0, cycle=True)
+    assert 0.0 <= cyc(step) <= 0.1
+
+
 def test_schedule_is_called_with_steps_taken():
     seen = []
 
@@ -362,12 +376,21 @@ def test_state_roundtrip_resumes_exactly(make):
 
 
 def test_config_roundtrip_with_schedule():
-    opt = optimizers.SGD(optimizers.ExponentialDecay(0.1, 100, 0.9, staircase=True), 0.9)
-    config = optimizers.serialize(opt)
-    assert config["class_name"] == "SGD"
-    back = optimizers.deserialize(config)
-    assert isinstance(back._learning_rate, optimizers.ExponentialDecay)
-    assert back.get_config() == opt.get_config()
+    for schedule in (
+        optimizers.ExponentialDecay(0.1, 100, 0.9, staircase=True),
+        optimizers.StepDecay(0.1, 10, 0.5),
+        optimizers.PiecewiseConstantDecay([10], [0.1, 0.01]),
+        optimizers.InverseTimeDecay(0.1, 10, 0.5),
+        optimizers.PolynomialDecay(0.1, 100, power=2.0),
+        optimizers.CosineDecay(0.1, 100, alpha=0.1),
+    ):
+        opt = optimizers.SGD(schedule, 0.9)
+        config = optimizers.serialize(opt)
+        assert config["class_name"] == "SGD"
+        back = optimizers.deserialize(config)
+        assert type(back._learning_rate) is type(schedule)
+        assert back.get_config() == opt.get_config()
+        assert [back._learning_rate(s) for s in (0, 50)] == [schedule(s) for s in (0, 50)]
     for cls in (
         optimizers.Adagrad,
         optimizers.RMSprop,

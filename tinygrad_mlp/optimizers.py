@@ -49,6 +49,8 @@ __all__ = [
     "PiecewiseConstantDecay",
     "InverseTimeDecay",
     "StepDecay",
+    "PolynomialDecay",
+    "CosineDecay",
     "get",
     "serialize",
     "deserialize",
@@ -186,9 +188,80 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return {"boundaries": self.boundaries, "values": self.values}
 
 
+class PolynomialDecay(LearningRateSchedule):
+    """lr(step) = (initial - end) (1 - s / decay_steps)^power + end, s = min(step, decay_steps)
+    (with ``cycle`` the horizon restarts at the next multiple of decay_steps)."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        end_learning_rate: float = 0.0001,
+        power: float = 1.0,
+        cycle: bool = False,
+    ) -> None:
+        if decay_steps <= 0:
+            raise ValueError(f"PolynomialDecay expects decay_steps > 0, received {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.end_learning_rate = float(end_learning_rate)
+        self.power = float(power)
+        self.cycle = bool(cycle)
+
+    def __call__(self, step: int) -> float:
+        horizon = self.decay_steps
+        if self.cycle:
+            horizon *= max(1, math.ceil(step / self.decay_steps))
+        else:
+            step = min(step, horizon)
+        fraction = 1.0 - step / horizon
+        span = self.initial_learning_rate - self.end_learning_rate
+        return span * fraction**self.power + self.end_learning_rate
+
+    def get_config(self) -> dict:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+        }
+
+
+class CosineDecay(LearningRateSchedule):
+    """lr(step) = initial ((1 - alpha) (1 + cos(pi s / decay_steps)) / 2 + alpha),
+    s = min(step, decay_steps): a half cosine from ``initial`` down to ``alpha * initial``."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0) -> None:
+        if decay_steps <= 0:
+            raise ValueError(f"CosineDecay expects decay_steps > 0, received {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.alpha = float(alpha)
+
+    def __call__(self, step: int) -> float:
+        s = min(step, self.decay_steps)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * s / self.decay_steps))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self) -> dict:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+        }
+
+
 _SCHEDULES: dict[str, type] = {
     cls.__name__: cls
-    for cls in (ExponentialDecay, StepDecay, InverseTimeDecay, PiecewiseConstantDecay)
+    for cls in (
+        ExponentialDecay,
+        StepDecay,
+        InverseTimeDecay,
+        PiecewiseConstantDecay,
+        PolynomialDecay,
+        CosineDecay,
+    )
 }
 
 
