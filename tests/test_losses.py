@@ -417,3 +417,16 @@ def test_reductions_and_weight_shapes():
 
 def test_docstring_examples():
     assert doctest.testmod(losses).failed == 0
+
+
+@needs_torch
+@given(batch(0.05, 3.0, min_classes=2))
+def test_kl_divergence_and_poisson_match_torch(b):
+    pred, rng = b
+    y = rng.dirichlet(np.ones(pred.shape[1]), len(pred))
+    p = pred / (pred.sum(axis=1, keepdims=True) + 0.1)
+    ref = F.kl_div(t(p).log(), t(y), reduction="none").sum(dim=-1).mean().item()
+    assert np.isclose(losses.KLDivergence()(y, Value(p)).item(), ref, rtol=1e-9)
+    counts = rng.poisson(2.0, pred.shape).astype(float)
+    ref = F.poisson_nll_loss(t(pred), t(counts), log_input=False, full=False, eps=1e-7)
+    assert np.isclose(losses.Poisson()(counts, Value(pred)).item(), ref.item(), rtol=1e-9)
