@@ -1065,7 +1065,7 @@ def _backprop(root: Value, order: list[Value], seed: Any, create_graph: bool) ->
     global _GRAD_ENABLED
     root._acc = seed
     # the same switch as no_grad()/enable_grad(), without a context manager per call
-    previous, _GRAD_ENABLED = _GRAD_ENABLED, create_graph
+    previous, _GRAD_ENABLED = _GRAD_ENABLED, bool(create_graph)
     try:
         if create_graph or _ANOMALY:
             _backprop_general(order, create_graph)
