@@ -11,6 +11,7 @@ Hidden layer (weights w_ij from input i to hidden j), with the recursive error
     w_ij <- w_ij - lr * e_j * h_j * (1 - h_j) * x_i
 """
 
+import os
 import sys
 
 import numpy as np
@@ -46,15 +47,29 @@ def main(out_dir: str = "out", quick: bool = False) -> tuple[float, float]:
     print("by hand:  dL/dV =", np.round(grad_V, 6).tolist())
     print("          dL/dW =", np.round(grad_W, 6).tolist())
 
-    # the same with the engine: record the graph, call backward()
-    Wv, Vv = Value(W.copy(), label="W"), Value(V.copy(), label="V")
-    hv = (Value(x, requires_grad=False) @ Wv + 1.0).sigmoid()
-    yv = (hv @ Vv + 1.0).sigmoid()
-    Lv = 0.5 * ((yv - y) ** 2).sum()
-    Lv.backward()
-    print("engine:   dL/dV =", np.round(Vv.grad, 6).tolist())
-    print("          dL/dW =", np.round(Wv.grad, 6).tolist())
-    assert np.allclose(Vv.grad, grad_V) and np.allclose(Wv.grad, grad_W)
+    # the same with the engine, one scalar Value per weight so the graph shows each of them
+    w = [[Value(float(W[i, j]), label=f"w{i + 1}{j + 1}") for j in range(2)] for i in range(2)]
+    v = [[Value(float(V[j, k]), label=f"v{j + 1}{k + 1}") for k in range(2)] for j in range(2)]
+    xs = [Value(float(x[i]), requires_grad=False, label=f"x{i + 1}") for i in range(2)]
+    hs = [(xs[0] * w[0][j] + xs[1] * w[1][j] + 1.0).sigmoid() for j in range(2)]
+    ys = [(hs[0] * v[0][k] + hs[1] * v[1][k] + 1.0).sigmoid() for k in range(2)]
+    for j in range(2):
+        hs[j].label, ys[j].label = f"h{j + 1}", f"y_hat{j + 1}"
+    L = 0.5 * ((ys[0] - float(y[0])) ** 2 + (ys[1] - float(y[1])) ** 2)
+    L.label = "L"
+    L.backward()
+    engine_V = np.array([[v[j][k].grad for k in range(2)] for j in range(2)])
+    engine_W = np.array([[w[i][j].grad for j in range(2)] for i in range(2)])
+    print("engine:   dL/dV =", np.round(engine_V, 6).tolist())
+    print("          dL/dW =", np.round(engine_W, 6).tolist())
+    assert np.allclose(engine_V, grad_V) and np.allclose(engine_W, grad_W)
+
+    from tinygrad_mlp.utils import draw_graph
+
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "backprop_2-2-2.png")
+    draw_graph(L, to_file=path)
+    print(f"every value and gradient of this network: {path}")
 
     W_new, V_new = W - LR * grad_W, V - LR * grad_V
     print("new W =", np.round(W_new, 6).tolist())

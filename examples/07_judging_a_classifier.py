@@ -1,20 +1,21 @@
-"""Exercise 7 — judging a classifier: accuracy, the confusion matrix, and
-which inputs matter (feature importance), on the circle with two extra inputs
-that are pure noise: a good explanation ranks them last.
+"""Exercise 7 — judging a classifier: accuracy, confusion matrix, feature importance.
+
+On the circle with two extra inputs that are pure noise: a good explanation
+ranks them last.
 """
 
 import os
 import sys
 
 import numpy as np
+
 from tinygrad_mlp.datasets import circle
+from tinygrad_mlp.explain import integrated_gradients, permutation_importance
 from tinygrad_mlp.layers import Dense
 from tinygrad_mlp.metrics import confusion_matrix
 from tinygrad_mlp.models import Sequential
 from tinygrad_mlp.optimizers import Adam
 from tinygrad_mlp.preprocessing import StandardScaler, train_val_test_split
-
-from tinygrad_mlp.explain import integrated_gradients, permutation_importance
 
 
 def main(out_dir: str = "out", quick: bool = False) -> np.ndarray:

@@ -33,6 +33,7 @@ def test_single_neuron_forward_pass_is_about_0_82(tmp_path):
 def test_backprop_by_hand_lowers_the_loss(tmp_path):
     before, after = load("02").main(out_dir=str(tmp_path))
     assert after < before
+    assert (tmp_path / "backprop_2-2-2.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_perceptron_learns_the_line_and_fails_on_the_circle(tmp_path):
