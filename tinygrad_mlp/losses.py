@@ -131,6 +131,41 @@ def softmax_cross_entropy_with_logits(y_true: np.ndarray, logits: Value) -> Valu
     return Value._make(data, (logits,), "softmax_cross_entropy", _softmax_ce_bw, ctx)
 
 
+def _sparse_softmax_ce_bw(g, out, ctx, z):
+    """d/dz [logsumexp(z) - z_label] = softmax(z) - onehot(label)."""
+    labels, probs = ctx
+    rows = np.arange(len(labels))
+    if isinstance(z, Value):  # create_graph: record softmax as an op
+        onehot = np.zeros(z.shape, dtype=z.dtype)
+        onehot[rows, labels] = 1.0
+        return (g.reshape(tuple(g.shape) + (1,)) * (_softmax(z, -1) - onehot),)
+    d = probs.copy()
+    d[rows, labels] -= 1.0
+    d *= g[:, None]
+    return (d,)
+
+
+def _sparse_softmax_cross_entropy_with_logits(labels: np.ndarray, logits: Value) -> Value:
+    """Per-sample logsumexp(z) - z_label for (batch, classes) logits and integer labels.
+
+    The same loss and gradient as ``softmax_cross_entropy_with_logits`` with
+    one-hot targets, gathering the labelled logit instead of building the
+    one-hot matrix (fit's sparse classifiers pay this every batch).
+    """
+    z = logits.data
+    rows = np.arange(len(labels))
+    shifted = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=-1, keepdims=True)
+    data = np.log(total[:, 0]) - shifted[rows, labels]
+    probs = None
+    if logits.requires_grad:
+        e /= total
+        probs = e
+    ctx = (labels, probs)
+    return Value._make(data, (logits,), "softmax_cross_entropy", _sparse_softmax_ce_bw, ctx)
+
+
 # ----------------------------------------------------------------------------
 # shape handling shared by every loss
 
@@ -338,6 +373,8 @@ def sparse_categorical_crossentropy(
             f"received shape {pred.shape}"
         )
     labels = _sparse_labels(y_true, pred, "sparse_categorical_crossentropy")
+    if from_logits and pred.ndim == 2:
+        return _sparse_softmax_cross_entropy_with_logits(labels, pred)
     y = _one_hot(labels, pred.shape[-1], pred.dtype)
     if from_logits:
         return softmax_cross_entropy_with_logits(y, pred)
