@@ -21,7 +21,7 @@ def load(name: str):
 
 
 def test_every_exercise_has_an_example():
-    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07", "08"]
 
 
 def test_single_neuron_forward_pass_is_about_0_82(tmp_path):
@@ -53,6 +53,13 @@ def test_feature_importance_ranks_noise_last(tmp_path):
     pytest.importorskip("matplotlib")
     ig = load("07").main(out_dir=str(tmp_path), quick=True)
     assert min(ig[:2]) > max(ig[2:])
+
+
+def test_course_program_xor_and_softmax_on_real_data(tmp_path):
+    pytest.importorskip("sklearn")
+    results = load("08").main(out_dir=str(tmp_path), quick=True)
+    assert results["iris"] > 0.95
+    assert results["digits"] > 0.96
 
 
 def test_demo_runs_end_to_end(tmp_path):
