@@ -240,6 +240,8 @@ def _reduce(
 
 
 def _mean_last(x: Value) -> Value:
+    if x.shape[-1] == 1:  # one output per sample (binary, regression): the mean is itself
+        return x.reshape(x.shape[:-1])
     return x.mean(axis=-1)
 
 
