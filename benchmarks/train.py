@@ -2,8 +2,9 @@
 
 Run from the repository root::
 
-    python benchmarks/train.py           # full run (a few minutes on 2 cores)
-    python benchmarks/train.py --quick   # fewer epochs, a smaller (c)
+    python benchmarks/train.py             # full run (under a minute on 2 quiet cores)
+    python benchmarks/train.py --quick     # fewer epochs, a smaller (c)
+    python benchmarks/train.py --threads 1 # one BLAS/torch thread: steadier on a busy machine
 
 Every implementation trains the same network on the same float32 data with the
 same batch size, optimizer and learning rate, shuffling every epoch:
