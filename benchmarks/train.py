@@ -398,7 +398,7 @@ def time_training(impl: Any, epochs: int, repeat: int) -> float:
     return best
 
 
-def run_workload(w: Workload, repeat: int) -> tuple[list[list], dict[str, float]]:
+def run_workload(w: Workload, repeat: int) -> tuple[list[list], dict[str, float], dict]:
     times: dict[str, float] = {}
     accuracy: dict[str, float] = {}
     for name, make in implementations(w).items():
@@ -424,7 +424,7 @@ def run_workload(w: Workload, repeat: int) -> tuple[list[list], dict[str, float]
         if w.x_test is not None:
             row.append(f"{accuracy[name]:.4f}")
         rows.append(row)
-    return rows, times
+    return rows, times, accuracy
 
 
 def rss_mb() -> float:
@@ -470,6 +470,31 @@ def memory_check(total_steps: int = 10_000) -> None:
     )
 
 
+def verdict(key: str, times: dict[str, float], accuracy: dict[str, float]) -> str:
+    """' -> met' or ' -> missed (...)' for a workload's target, when the rows exist."""
+    ours, floor = times.get("tinygrad_mlp fit"), times.get("numpy floor")
+    torch_t = next((t for n, t in times.items() if n.startswith("torch")), None)
+    sk = times.get("sklearn MLPClassifier")
+    if ours is None or floor is None:
+        return ""
+    checks = []
+    if key == "a" and torch_t is not None:
+        checks.append((torch_t / ours >= 2.0, f"{torch_t / ours:.2f}x torch"))
+    if key == "b":
+        checks.append((ours / floor <= 1.3, f"{ours / floor:.2f}x the floor's time"))
+        if sk is not None:
+            checks.append((ours < sk, f"{sk / ours:.2f}x faster than sklearn"))
+        if "tinygrad_mlp fit" in accuracy and "numpy floor" in accuracy:
+            ok = accuracy["tinygrad_mlp fit"] >= accuracy["numpy floor"]
+            checks.append((ok, f"accuracy {accuracy['tinygrad_mlp fit']:.4f}"))
+    if key == "c":
+        checks.append((ours / floor <= 1.15, f"{ours / floor:.2f}x the floor's time"))
+    if not checks:
+        return ""
+    status = "met" if all(ok for ok, _ in checks) else "MISSED"
+    return f" -> {status} ({', '.join(text for _, text in checks)})"
+
+
 TARGETS = {
     "a": "target: tinygrad_mlp >= 2x torch's steps/s",
     "b": "target: within 1.3x of the floor, faster than sklearn, accuracy >= floor's",
@@ -506,12 +531,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{w.name}: {len(w.x):,} rows, {w.steps} steps/epoch, "
             f"best of {repeat}x{w.epochs} epochs"
         )
-        rows, _ = run_workload(w, repeat)
+        rows, times, accuracy = run_workload(w, repeat)
         headers = ["implementation", "ms/epoch", "steps/s", "time vs floor", "speed vs torch"]
         if w.x_test is not None:
             headers.append("test accuracy")
         print(table(headers, rows))
-        print(TARGETS[w.name[1]])
+        print(TARGETS[w.name[1]] + verdict(w.name[1], times, accuracy))
     if not args.no_memory and args.only in (None, "a"):
         print()
         memory_check()
