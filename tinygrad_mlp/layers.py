@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp import activations, initializers
+from tinygrad_mlp import activations, constraints, initializers, regularizers
 from tinygrad_mlp.engine import Value, _const
 
 __all__ = [
@@ -80,6 +80,28 @@ def _shape_tuple(shape: Any, what: str) -> tuple[int, ...]:
     return shape
 
 
+def _penalty(value: Any, what: str) -> Value:
+    """A regularizer's result as a single-element Value (plain numbers are wrapped)."""
+    if type(value) is not Value:
+        value = _const(np.asarray(value, dtype=np.float64))
+    if value.size != 1:
+        raise ValueError(
+            f"{what} must return a single number (a 0-d Value), received shape {value.shape}"
+        )
+    return value
+
+
+def _project(weight: Value, constraint: Any) -> None:
+    """``weight.data[...] = constraint(weight.data)``, checking the shape is kept."""
+    projected = np.asarray(constraint(weight.data))
+    if projected.shape != weight.data.shape:
+        raise ValueError(
+            f"the constraint {constraint!r} of {weight.label!r} returned shape "
+            f"{projected.shape}, expected the weight's shape {weight.data.shape}"
+        )
+    weight.data[...] = projected
+
+
 class Layer:
     """Base class: weights, naming, building, config and the call protocol.
 
@@ -125,6 +147,12 @@ class Layer:
         self._trainable = bool(trainable)
         self._weights: list[Value] = []
         self._trainable_flags: list[bool] = []
+        # per weight, parallel to _weights: a regularizer / a constraint or None
+        self._weight_regularizers: list[Any] = []
+        self._weight_constraints: list[Any] = []
+        # Keras: every layer has a settable activity_regularizer, applied to its output
+        self.activity_regularizer: Any = None
+        self._activity_loss: Value | None = None
         self.built = False
         self._build_shape: Shape | None = None
 
@@ -137,9 +165,18 @@ class Layer:
         initializer: Any = "glorot_uniform",
         trainable: bool = True,
         dtype: Any = None,
+        regularizer: Any = None,
+        constraint: Any = None,
     ) -> Value:
-        """Create a weight as a ``Value`` labelled ``'<layer name>/<name>'`` and track it."""
+        """Create a weight as a ``Value`` labelled ``'<layer name>/<name>'`` and track it.
+
+        ``regularizer`` (``Value -> 0-d Value``) adds its penalty of the weight to
+        ``losses``; ``constraint`` (``ndarray -> ndarray``) projects the weight after
+        every optimizer step in ``fit``.
+        """
         init = initializers.get(initializer)
+        regularizer = regularizers.get(regularizer)
+        constraint = constraints.get(constraint)
         data = np.asarray(init(tuple(shape), dtype=str(np.dtype(dtype or self.dtype))))
         data = data.astype(dtype or self.dtype, copy=False)
         if data.shape != tuple(shape):
@@ -154,6 +191,8 @@ class Layer:
         )
         self._weights.append(weight)
         self._trainable_flags.append(bool(trainable))
+        self._weight_regularizers.append(regularizer)
+        self._weight_constraints.append(constraint)
         return weight
 
     @property
@@ -183,6 +222,51 @@ class Layer:
     def weights(self) -> list[Value]:
         """Trainable weights first, then the non-trainable ones (Keras' order)."""
         return self.trainable_weights + self.non_trainable_weights
+
+    # -- regularization ----------------------------------------------------------
+
+    @property
+    def losses(self) -> list[Value]:
+        """The layer's regularization penalties as 0-d Values (Keras' ``layer.losses``).
+
+        One per regularized trainable weight, ``regularizer(weight)`` computed from
+        the current weights (part of the graph when gradients are enabled), then
+        the activity penalty ``activity_regularizer(outputs) / batch_size`` of the
+        layer's last call.
+        """
+        penalties: list[Value] = []
+        if self._trainable:
+            for w, flag, reg in zip(
+                self._weights, self._trainable_flags, self._weight_regularizers, strict=True
+            ):
+                if reg is not None and flag:
+                    penalties.append(_penalty(reg(w), f"{self.name}/regularizer"))
+        if self._activity_loss is not None:
+            penalties.append(self._activity_loss)
+        return penalties
+
+    def _has_penalties(self) -> bool:
+        """True when ``losses`` can be non-empty (so training must add them to the loss)."""
+        return self.activity_regularizer is not None or any(
+            r is not None for r in self._weight_regularizers
+        )
+
+    def _constrained_weights(self) -> list[tuple[Value, Any]]:
+        """``(weight, constraint)`` for every trainable weight that has a constraint."""
+        if not self._trainable:
+            return []
+        return [
+            (w, c)
+            for w, flag, c in zip(
+                self._weights, self._trainable_flags, self._weight_constraints, strict=True
+            )
+            if c is not None and flag
+        ]
+
+    def _apply_constraints(self) -> None:
+        """Project every constrained trainable weight in place (after an optimizer step)."""
+        for w, c in self._constrained_weights():
+            _project(w, c)
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights' arrays, in ``weights`` order."""
@@ -251,7 +335,16 @@ class Layer:
             self._maybe_build(inputs.shape)
         else:
             self._check_input_shape(inputs.shape)
-        return self.call(inputs, training=training)
+        outputs = self.call(inputs, training=training)
+        if self.activity_regularizer is not None:
+            self._record_activity_loss(outputs)
+        return outputs
+
+    def _record_activity_loss(self, outputs: Value) -> None:
+        """Keep ``activity_regularizer(outputs) / batch_size`` for ``losses`` (as Keras)."""
+        penalty = _penalty(self.activity_regularizer(outputs), f"{self.name}/activity_regularizer")
+        batch = outputs.shape[0] if outputs.ndim else 1
+        self._activity_loss = penalty / float(batch) if batch else penalty
 
     def _check_input_shape(self, shape: tuple[int, ...]) -> None:
         expected = self._build_shape
@@ -378,21 +471,17 @@ class Dense(Layer):
     ) -> None:
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense units must be a positive int, received {units!r}")
-        for arg, value in (
-            ("kernel_regularizer", kernel_regularizer),
-            ("bias_regularizer", bias_regularizer),
-            ("activity_regularizer", activity_regularizer),
-            ("kernel_constraint", kernel_constraint),
-            ("bias_constraint", bias_constraint),
-        ):
-            if value is not None:
-                raise NotImplementedError(f"Dense does not support {arg} yet (received {value!r})")
         super().__init__(**kwargs)
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel: Value | None = None
         self.bias: Value | None = None
         if self._batch_input_shape is not None:
@@ -405,9 +494,21 @@ class Dense(Layer):
                 f"received shape {tuple(input_shape)}"
             )
         input_dim = int(input_shape[-1])
-        self.kernel = self.add_weight("kernel", (input_dim, self.units), self.kernel_initializer)
+        self.kernel = self.add_weight(
+            "kernel",
+            (input_dim, self.units),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.bias = self.add_weight(
+                "bias",
+                (self.units,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
         super().build(input_shape)
 
     def call_linear(self, inputs: Value) -> Value:
@@ -445,6 +546,11 @@ class Dense(Layer):
             use_bias=self.use_bias,
             kernel_initializer=initializers.serialize(self.kernel_initializer),
             bias_initializer=initializers.serialize(self.bias_initializer),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            activity_regularizer=regularizers.serialize(self.activity_regularizer),
+            kernel_constraint=constraints.serialize(self.kernel_constraint),
+            bias_constraint=constraints.serialize(self.bias_constraint),
         )
         return config
 
@@ -454,6 +560,10 @@ class Dense(Layer):
         for key in ("kernel_initializer", "bias_initializer"):
             if isinstance(config.get(key), dict):
                 config[key] = initializers.deserialize(config[key])
+        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
+            config[key] = regularizers.deserialize(config.get(key))
+        for key in ("kernel_constraint", "bias_constraint"):
+            config[key] = constraints.deserialize(config.get(key))
         return cls(**config)
 
 

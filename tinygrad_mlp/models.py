@@ -30,7 +30,7 @@ import numpy as np
 
 from tinygrad_mlp import layers as layers_module
 from tinygrad_mlp.engine import _const, _raw, grad, no_grad
-from tinygrad_mlp.layers import Dense, InputLayer, Layer, unique_name
+from tinygrad_mlp.layers import Dense, InputLayer, Layer, _project, unique_name
 
 __all__ = ["Sequential", "Perceptron", "load_model", "model_from_config"]
 
@@ -154,6 +154,11 @@ class Sequential:
         self._compile_config: dict[str, Any] | None = None
         self.stop_training = False
         self.history: Any = None
+        # set by _plan_regularization() at the start of fit/evaluate/...: the layers whose
+        # penalties join the loss and the (weight, constraint) pairs applied after each step;
+        # both empty for a model without regularizers, so training then does no extra work
+        self._penalty_layers: list[Layer] = []
+        self._constrained: list[tuple[Any, Any]] = []
         for layer in layers or []:
             self.add(layer)
 
@@ -300,6 +305,25 @@ class Sequential:
         self._require_built("count_params")
         return sum(layer.count_params() for layer in self._layers)
 
+    @property
+    def losses(self) -> list[Any]:
+        """Every layer's regularization penalties (0-d Values), layer by layer (Keras')."""
+        return [penalty for layer in self._layers for penalty in layer.losses]
+
+    def _plan_regularization(self) -> None:
+        """Find the layers with penalties and the constrained weights once per fit/evaluate."""
+        self._penalty_layers = [layer for layer in self._layers if layer._has_penalties()]
+        self._constrained = [
+            pair for layer in self._layers for pair in layer._constrained_weights()
+        ]
+
+    def _add_penalties(self, loss: Any) -> Any:
+        """``loss + sum of the layers' regularization penalties`` (in the graph when training)."""
+        for layer in self._penalty_layers:
+            for penalty in layer.losses:
+                loss = loss + penalty
+        return loss
+
     # -- compile -----------------------------------------------------------------
 
     def compile(
@@ -402,6 +426,8 @@ class Sequential:
         loss = self.loss
         if not isinstance(last, Dense) or not getattr(loss, "with_logits", None):
             return None
+        if last.activity_regularizer is not None:  # it needs the activation's output
+            return None
         if getattr(loss, "from_logits", True):
             return None
         name = getattr(last.activation, "__name__", "")
@@ -436,6 +462,8 @@ class Sequential:
             y_pred = out.data
         if self._loss_weight != 1.0:
             loss = loss * self._loss_weight
+        if self._penalty_layers:  # Keras adds regularization after the loss weights
+            loss = self._add_penalties(loss)
         return loss, y_pred
 
     # -- data checks ---------------------------------------------------------------
@@ -614,6 +642,7 @@ class Sequential:
             verbose=verbose,
         )
         rng = np.random.default_rng(seed) if seed is not None else np.random
+        self._plan_regularization()
         fused = self._fused_loss()
         metric_table = self._metric_table()
         trainable = self.trainable_weights
@@ -668,6 +697,8 @@ class Sequential:
         if trainable and loss.requires_grad:
             grads = grad(loss, trainable)
             self.optimizer.apply_gradients(list(zip(grads, trainable, strict=True)))
+            for weight, constraint in self._constrained:
+                _project(weight, constraint)
         return value, y_pred
 
     @staticmethod
@@ -734,6 +765,7 @@ class Sequential:
             steps=math.ceil(len(x) / batch_size),
             verbose=verbose,
         )
+        self._plan_regularization()
         logs = self._evaluate_arrays(
             x, y, sw, batch_size, self._fused_loss(), self._metric_table(), cbs
         )
@@ -755,6 +787,7 @@ class Sequential:
         self._require_compiled("training the model")
         x, y, sw = self._prepare(x, y, sample_weight, class_weight)
         table = self._metric_table()
+        self._plan_regularization()
         loss, y_pred = self._train_step(x, y, sw, self._fused_loss(), self.trainable_weights)
         totals = _Totals(table)
         totals.add(loss, y, y_pred, sw)
@@ -772,6 +805,7 @@ class Sequential:
         self._require_compiled("evaluating the model")
         self._require_built("test_on_batch()")
         x, y, sw = self._prepare(x, y, sample_weight)
+        self._plan_regularization()
         logs = self._evaluate_arrays(x, y, sw, len(x), self._fused_loss(), self._metric_table())
         return self._batch_result(logs, return_dict)
 
