@@ -100,7 +100,7 @@ class Regularizer:
 class L1L2(Regularizer):
     """``l1 * sum |w| + l2 * sum w^2``, summed over every element of ``w`` (any shape).
 
-    Gradient: ``l1 * sign(w) + 2 * l2 * w``. A factor of 0 adds no graph node.
+    Gradient: ``l1 * sign(w) + 2 * l2 * w``. A factor of 0 adds no term to the graph.
 
     >>> L1L2(l1=0.1, l2=0.1)
     L1L2(l1=0.1, l2=0.1)
@@ -118,8 +118,8 @@ class L1L2(Regularizer):
         if self.l2:
             term = _total(x * x) * self.l2
             penalty = term if penalty is None else penalty + term
-        if penalty is None:
-            return _const(0.0 if x.is_scalar else np.zeros((), dtype=x.dtype))
+        if penalty is None:  # both factors 0: a zero penalty, still a (zero-gradient) function of x
+            return _total(x) * 0.0
         return penalty
 
     def get_config(self) -> dict[str, Any]:
@@ -164,7 +164,6 @@ _NAMES: dict[str, Callable[[], Regularizer]] = {
     "l1": L1,
     "l2": L2,
     "l1_l2": lambda: L1L2(l1=0.01, l2=0.01),
-    "l1l2": lambda: L1L2(l1=0.01, l2=0.01),
 }
 
 
@@ -173,7 +172,8 @@ def _valid_names() -> list[str]:
 
 
 def _from_name(name: str) -> Regularizer:
-    maker = _NAMES.get(name.lower()) or _CLASSES.get(name)
+    # a class name gives the class's defaults ('L1L2' is zero), a short name Keras' 0.01
+    maker = _CLASSES.get(name) or _NAMES.get(name.lower())
     if maker is None:
         raise ValueError(f"Unknown regularizer: {name!r}. Valid names are: {_valid_names()}")
     return maker()
