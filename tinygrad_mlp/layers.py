@@ -453,6 +453,15 @@ class Dense(Layer):
     ``kernel`` has shape ``(input_dim, units)`` and ``bias`` shape ``(units,)``:
     the neuron ``a_j = g(b_j + sum_k a_k w_kj)`` for every unit ``j`` at once.
     Inputs ``(batch, input_dim)`` give outputs ``(batch, units)``.
+
+    ``kernel_regularizer``/``bias_regularizer`` (``'l2'``, ``L1(0.01)``, a callable)
+    add ``penalty(weight)`` to the training loss, ``activity_regularizer`` adds
+    ``penalty(outputs) / batch_size``; ``layer.losses`` lists them.
+    ``kernel_constraint``/``bias_constraint`` (``'max_norm'``, ``NonNeg()``, ...)
+    project the weights after every optimizer step.
+
+    >>> Dense(4, input_dim=3, kernel_regularizer="l2").losses[0].shape
+    ()
     """
 
     def __init__(
