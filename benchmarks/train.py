@@ -62,6 +62,7 @@ ensure_repo_on_path()
 import numpy as np  # noqa: E402
 
 F32 = np.float32
+SHUFFLE_SEED = 1  # the floor and fit(seed=...) then visit the batches in the same order
 
 
 # ----------------------------------------------------------------------------
@@ -178,7 +179,6 @@ class NumpyMLP:
         self.slots = [np.zeros_like(p) for p in self.params]
         self.slots2 = [np.zeros_like(p) for p in self.params]
         self.t = 0
-        self.rng = np.random.default_rng(seed + 1)
 
     def logits(self, x: np.ndarray, cache: list | None = None) -> np.ndarray:
         a = x
@@ -244,8 +244,9 @@ class NumpyMLP:
 
     def train(self, epochs: int) -> None:
         w, bs = self.w, self.w.batch_size
+        rng = np.random.default_rng(SHUFFLE_SEED)  # per call, as fit(seed=...) does
         for _ in range(epochs):
-            order = self.rng.permutation(len(w.x))
+            order = rng.permutation(len(w.x))
             xe, ye = w.x[order], w.y[order]
             for start in range(0, len(xe), bs):
                 self.train_step(xe[start : start + bs], ye[start : start + bs])
@@ -276,10 +277,19 @@ class Ours:
             opt = optimizers.Adam(w.learning_rate)
         loss = "binary_crossentropy" if w.output == "sigmoid" else "sparse_categorical_crossentropy"
         model.compile(optimizer=opt, loss=loss)
+        # start from the floor's initial weights: same init, same batches, comparable accuracy
+        model.set_weights([p.copy() for p in NumpyMLP(w).params])
         self.model = model
 
     def train(self, epochs: int) -> None:
-        self.model.fit(self.w.x, self.w.y, batch_size=self.w.batch_size, epochs=epochs, verbose=0)
+        self.model.fit(
+            self.w.x,
+            self.w.y,
+            batch_size=self.w.batch_size,
+            epochs=epochs,
+            verbose=0,
+            seed=SHUFFLE_SEED,
+        )
 
     def predict_labels(self, x: np.ndarray) -> np.ndarray:
         return self.model.predict(x, verbose=0).argmax(axis=1)
@@ -301,6 +311,12 @@ class Torch:
             if i < len(w.sizes) - 2:
                 mods.append(act())
         self.net = nn.Sequential(*mods)
+        with torch.no_grad():  # the floor's initial weights (Linear stores kernel^T)
+            params = NumpyMLP(w).params
+            linears = [m for m in mods if isinstance(m, nn.Linear)]
+            for lin, kernel, bias in zip(linears, params[::2], params[1::2], strict=True):
+                lin.weight.copy_(torch.from_numpy(kernel.T.copy()))
+                lin.bias.copy_(torch.from_numpy(bias))
         if w.optimizer == "sgd":
             self.opt = torch.optim.SGD(
                 self.net.parameters(), lr=w.learning_rate, momentum=w.momentum
