@@ -181,6 +181,9 @@ def gelu(x: Value, approximate: bool = False) -> Value:
 
 
 # -- lookup --------------------------------------------------------------------
+# Not a _registry.Registry: activations are plain functions (a name gives the
+# function itself, not a new instance of a class), None means linear, and a
+# config is just the name, so the class/config machinery has nothing to do here.
 
 _BY_NAME: dict[str, Activation] = {
     "linear": linear,

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp._registry import Registry
+
 __all__ = [
     "Constraint",
     "MaxNorm",
@@ -209,41 +211,22 @@ def _snake(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
-_NAMES: dict[str, type[Constraint]] = {
-    _snake(name): cls for name, cls in _CLASSES.items() if cls is not Constraint
-}
-
-
-def _valid_names() -> list[str]:
-    return sorted(set(_NAMES) | set(_CLASSES) - {"Constraint"})
-
-
-def _from_name(name: str) -> Constraint:
-    cls = _CLASSES.get(name) or _NAMES.get(name.lower())
-    if cls is None:
-        raise ValueError(f"Unknown constraint: {name!r}. Valid names are: {_valid_names()}")
-    return cls()
+_REGISTRY = Registry(
+    "constraint",
+    Constraint,
+    _CLASSES,
+    {_snake(name): cls for name, cls in _CLASSES.items() if cls is not Constraint},
+    expected="None, a name (one of {names}), a Constraint, a config dict or a callable",
+    accepts_none=True,
+    callables=True,
+    names_as_list=True,
+)
 
 
 def get(identifier: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     """A constraint from ``None`` (none), a name (``'max_norm'``, ``'NonNeg'``), a
     ``serialize`` dict, a ``Constraint`` instance or class, or a callable ``ndarray -> ndarray``."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str):
-        return _from_name(identifier)
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Constraint):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(
-        f"Could not interpret constraint identifier {identifier!r}: expected None, a name "
-        f"(one of {_valid_names()}), a Constraint, a config dict or a callable"
-    )
+    return _REGISTRY.get(identifier)
 
 
 def serialize(constraint: Any) -> dict[str, Any] | str | None:
@@ -252,35 +235,11 @@ def serialize(constraint: Any) -> dict[str, Any] | str | None:
     A plain function is saved by its ``__name__`` (it loads again only if that
     name is given in ``custom_objects``).
     """
-    if constraint is None:
-        return None
-    if isinstance(constraint, Constraint):
-        return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
-    name = getattr(constraint, "__name__", None)
-    if name is None or name == "<lambda>":
-        raise ValueError(
-            f"Cannot serialize constraint {constraint!r}: expected a Constraint instance "
-            "(subclass Constraint and define get_config) or a named function"
-        )
-    return name
+    return _REGISTRY.serialize(constraint)
 
 
 def deserialize(
     config: dict[str, Any] | str | None, custom_objects: dict[str, Any] | None = None
 ) -> Any:
     """Inverse of ``serialize``; unknown class names list the valid ones."""
-    if config is None:
-        return None
-    if isinstance(config, str):
-        if custom_objects and config in custom_objects:
-            return get(custom_objects[config])
-        return _from_name(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            f"deserialize expects {{'class_name': ..., 'config': {{...}}}}, received {config!r}"
-        )
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown constraint: {name!r}. Valid names are: {_valid_names()}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return _REGISTRY.deserialize(config, custom_objects)

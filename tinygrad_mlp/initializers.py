@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp._registry import Registry
+
 __all__ = [
     "Initializer",
     "Zeros",
@@ -423,57 +425,38 @@ _SNAKE: dict[str, str] = {
 }
 
 
-def _valid_names() -> str:
-    return ", ".join(sorted(_SNAKE) + sorted(_CLASSES))
+_REGISTRY = Registry(
+    "initializer",
+    Initializer,
+    _CLASSES,
+    {name: _CLASSES[cls_name] for name, cls_name in _SNAKE.items()},
+    expected="a name such as 'glorot_uniform', an Initializer, a config dict or a callable",
+    accepts_none=True,
+    callables=True,
+    not_serializable="Cannot serialize {obj!r}: only Initializer instances have a config "
+    "(wrap a custom function in an Initializer subclass with get_config)",
+)
 
 
 def get(identifier: str | dict | Initializer | Callable | None) -> Callable:
     """An initializer from a Keras name (``'glorot_uniform'``, ``'HeNormal'``), a
     ``{'class_name', 'config'}`` dict, an ``Initializer`` or class, or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        cls_name = _SNAKE.get(identifier.lower(), identifier)
-        cls = _CLASSES.get(cls_name)
-        if cls is None:
-            raise ValueError(
-                f"Unknown initializer: '{identifier}'. Valid names are: {_valid_names()}"
-            )
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(
-        f"Could not interpret initializer identifier {identifier!r}: expected a name such as "
-        "'glorot_uniform', an Initializer, a config dict or a callable"
-    )
+    return _REGISTRY.get(identifier)
 
 
 def serialize(initializer: Initializer) -> dict:
     """``{'class_name': 'GlorotUniform', 'config': {'seed': None}}``: JSON-able."""
     if not isinstance(initializer, Initializer):
-        raise ValueError(
-            f"Cannot serialize {initializer!r}: only Initializer instances have a config "
-            "(wrap a custom function in an Initializer subclass with get_config)"
-        )
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+        # unlike constraints, a function (or None) has no saved form here
+        raise ValueError(_REGISTRY.not_serializable.format(obj=initializer))
+    return _REGISTRY.serialize(initializer)
 
 
 def deserialize(config: dict | str) -> Initializer:
     """Inverse of ``serialize``."""
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
+    if config is None:
+        # get(None) is None, but None is not a config
         raise ValueError(
             f"deserialize expects {{'class_name': ..., 'config': {{...}}}}, received {config!r}"
         )
-    name = config["class_name"]
-    cls = _CLASSES.get(_SNAKE.get(str(name).lower(), name))
-    if cls is None:
-        raise ValueError(f"Unknown initializer: '{name}'. Valid names are: {_valid_names()}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return _REGISTRY.deserialize(config)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp._registry import Registry
 from tinygrad_mlp.engine import Value, _const, _raw, _sigmoid, _softmax
 
 __all__ = [
@@ -741,41 +742,34 @@ kld = KLD = kl_divergence
 logcosh = log_cosh
 
 
-def _valid_names() -> str:
-    return ", ".join(sorted(_NAMES) + sorted(_CLASSES))
+_REGISTRY = Registry(
+    "loss",
+    Loss,
+    _CLASSES,
+    _NAMES,
+    label="loss function",
+    expected="a name such as 'mse', a Loss instance or class, or a callable",
+)
 
 
 def get(identifier: str | dict | Loss | type | Callable) -> Loss:
     """A ``Loss`` from a Keras name or alias (``'mse'``), a config dict, a ``Loss``
     instance or class, or a function ``fn(y_true, y_pred) -> Value``."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _NAMES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(
-                f"Unknown loss function: '{identifier}'. Valid names are: {_valid_names()}"
-            )
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
+    # Special case: a plain function is a loss too; Keras' own functions become
+    # their Loss class (so they save by config), any other is wrapped.
+    if callable(identifier) and not isinstance(identifier, (Loss, type)):
         cls = _FUNCTIONS.get(identifier)
         return cls() if cls is not None else LossFunctionWrapper(identifier)
-    raise TypeError(
-        f"Could not interpret loss identifier {identifier!r}: expected a name such as 'mse', "
-        "a Loss instance or class, or a callable"
-    )
+    return _REGISTRY.get(identifier)
 
 
 def serialize(loss: Loss | Callable) -> dict | str:
     """``{'class_name': 'BinaryCrossentropy', 'config': {...}}`` for Loss objects."""
+    # Special case: wrapped and plain functions (lambdas too) are saved by name.
     if isinstance(loss, LossFunctionWrapper):
         return loss.name
     if isinstance(loss, Loss):
-        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+        return _REGISTRY.serialize(loss)
     name = getattr(loss, "__name__", None)
     if name is None:
         raise ValueError(f"Cannot serialize loss {loss!r}")
@@ -784,14 +778,4 @@ def serialize(loss: Loss | Callable) -> dict | str:
 
 def deserialize(config: dict | str) -> Loss:
     """Inverse of ``serialize``."""
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            f"deserialize expects {{'class_name': ..., 'config': {{...}}}}, received {config!r}"
-        )
-    name = config["class_name"]
-    cls = _CLASSES.get(name) or _NAMES.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"Unknown loss function: '{name}'. Valid names are: {_valid_names()}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return _REGISTRY.deserialize(config)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp._registry import Registry
 from tinygrad_mlp.engine import Value, grad
 
 __all__ = [
@@ -875,55 +876,29 @@ class Nadam(Optimizer):
 # ----------------------------------------------------------------------------
 # lookup
 
-_CLASSES: dict[str, type] = {
-    "sgd": SGD,
-    "adagrad": Adagrad,
-    "rmsprop": RMSprop,
-    "adam": Adam,
-    "adamw": AdamW,
-    "nadam": Nadam,
-}
+_REGISTRY = Registry(
+    "optimizer",
+    Optimizer,
+    {},
+    # names are case-insensitive: 'Adam', 'adam' and 'ADAM' are all Adam
+    {cls.__name__.lower(): cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam)},
+    expected="a name such as 'adam', an Optimizer instance or class, or a config dict",
+    string_configs=False,
+    not_serializable="serialize expects an Optimizer, received {obj!r}",
+)
 
 
 def get(identifier: str | dict | Optimizer | type) -> Optimizer:
     """An optimizer from a name (``'sgd'``, ``'adam'``, any case), a config dict,
     an ``Optimizer`` instance or class."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _CLASSES.get(identifier.lower())
-        if cls is None:
-            raise ValueError(
-                f"Unknown optimizer: '{identifier}'. Valid names are: {', '.join(sorted(_CLASSES))}"
-            )
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    raise TypeError(
-        f"Could not interpret optimizer identifier {identifier!r}: expected a name such as "
-        "'adam', an Optimizer instance or class, or a config dict"
-    )
+    return _REGISTRY.get(identifier)
 
 
 def serialize(optimizer: Optimizer) -> dict:
     """``{'class_name': 'Adam', 'config': {...}}`` (JSON-able)."""
-    if not isinstance(optimizer, Optimizer):
-        raise ValueError(f"serialize expects an Optimizer, received {optimizer!r}")
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return _REGISTRY.serialize(optimizer)
 
 
 def deserialize(config: dict) -> Optimizer:
     """Inverse of ``serialize``."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            f"deserialize expects {{'class_name': ..., 'config': {{...}}}}, received {config!r}"
-        )
-    name = config["class_name"]
-    cls = _CLASSES.get(str(name).lower())
-    if cls is None:
-        raise ValueError(
-            f"Unknown optimizer: '{name}'. Valid names are: {', '.join(sorted(_CLASSES))}"
-        )
-    return cls.from_config(dict(config.get("config") or {}))
+    return _REGISTRY.deserialize(config)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp._registry import Registry
 from tinygrad_mlp.engine import Value, _const
 
 __all__ = [
@@ -159,45 +160,24 @@ l2 = L2
 l1_l2 = L1L2
 
 _CLASSES: dict[str, type[Regularizer]] = {cls.__name__: cls for cls in (Regularizer, L1, L2, L1L2)}
-# names given as strings; 'l1_l2' means both factors 0.01, as Keras documents
-_NAMES: dict[str, Callable[[], Regularizer]] = {
-    "l1": L1,
-    "l2": L2,
-    "l1_l2": lambda: L1L2(l1=0.01, l2=0.01),
-}
-
-
-def _valid_names() -> list[str]:
-    return sorted(set(_NAMES) | set(_CLASSES) - {"Regularizer"})
-
-
-def _from_name(name: str) -> Regularizer:
-    # a class name gives the class's defaults ('L1L2' is zero), a short name Keras' 0.01
-    maker = _CLASSES.get(name) or _NAMES.get(name.lower())
-    if maker is None:
-        raise ValueError(f"Unknown regularizer: {name!r}. Valid names are: {_valid_names()}")
-    return maker()
+# a class name gives the class's defaults ('L1L2' is zero), a short name Keras' 0.01:
+# 'l1_l2' means both factors 0.01, as Keras documents
+_REGISTRY = Registry(
+    "regularizer",
+    Regularizer,
+    _CLASSES,
+    {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(l1=0.01, l2=0.01)},
+    expected="None, a name (one of {names}), a Regularizer, a config dict or a callable",
+    accepts_none=True,
+    callables=True,
+    names_as_list=True,
+)
 
 
 def get(identifier: Any) -> Callable[[Value], Value] | None:
     """A regularizer from ``None`` (none), a name (``'l2'``), a ``serialize`` dict,
     a ``Regularizer`` instance or class, or a callable ``Value -> Value``."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        return _from_name(identifier)
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(
-        f"Could not interpret regularizer identifier {identifier!r}: expected None, a name "
-        f"(one of {_valid_names()}), a Regularizer, a config dict or a callable"
-    )
+    return _REGISTRY.get(identifier)
 
 
 def serialize(regularizer: Any) -> dict[str, Any] | str | None:
@@ -206,35 +186,11 @@ def serialize(regularizer: Any) -> dict[str, Any] | str | None:
     A plain function is saved by its ``__name__``: loading it again needs a
     ``Regularizer`` subclass or the same name to be known, as with Keras' custom objects.
     """
-    if regularizer is None:
-        return None
-    if isinstance(regularizer, Regularizer):
-        return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
-    name = getattr(regularizer, "__name__", None)
-    if name is None or name == "<lambda>":
-        raise ValueError(
-            f"Cannot serialize regularizer {regularizer!r}: expected a Regularizer instance "
-            "(subclass Regularizer and define get_config) or a named function"
-        )
-    return name
+    return _REGISTRY.serialize(regularizer)
 
 
 def deserialize(
     config: dict[str, Any] | str | None, custom_objects: dict[str, Any] | None = None
 ) -> Any:
     """Inverse of ``serialize``; unknown class names list the valid ones."""
-    if config is None:
-        return None
-    if isinstance(config, str):
-        if custom_objects and config in custom_objects:
-            return get(custom_objects[config])
-        return _from_name(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            f"deserialize expects {{'class_name': ..., 'config': {{...}}}}, received {config!r}"
-        )
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown regularizer: {name!r}. Valid names are: {_valid_names()}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return _REGISTRY.deserialize(config, custom_objects)
