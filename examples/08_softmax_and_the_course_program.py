@@ -10,27 +10,11 @@ import sys
 
 import numpy as np
 
-from tinygrad_mlp.datasets import load_digits, load_iris, xor
+from tinygrad_mlp.datasets import load_digits, load_iris, multi_label, xor
 from tinygrad_mlp.layers import Dense
 from tinygrad_mlp.models import Sequential
 from tinygrad_mlp.optimizers import SGD, Adam
 from tinygrad_mlp.preprocessing import StandardScaler, train_val_test_split
-
-
-def course_data(n=1000, seed=0):
-    """10 inputs in [0, 1] and 4 yes/no outputs, each a simple rule of the inputs."""
-    rng = np.random.default_rng(seed)
-    inputs = rng.uniform(size=(n, 10))
-    outputs = np.stack(
-        [
-            inputs[:, 0] + inputs[:, 1] > 1.0,
-            inputs[:, 2] > inputs[:, 3],
-            inputs[:, 4:7].sum(axis=1) > 1.5,
-            inputs[:, 7] > 0.5,
-        ],
-        axis=1,
-    )
-    return inputs, outputs.astype(np.float32)
 
 
 def softmax_classifier(x, y, hidden, epochs, seed=0):
@@ -57,7 +41,7 @@ def softmax_classifier(x, y, hidden, epochs, seed=0):
 
 def main(out_dir: str = "out", quick: bool = False) -> dict:
     np.random.seed(0)
-    Inputs, Outputs = course_data()  # noqa: N806 - the course's names
+    Inputs, Outputs = multi_label(seed=0)  # noqa: N806 - the course's names
     my_network = Sequential()
     my_network.add(Dense(20, input_dim=10, activation="relu"))
     my_network.add(Dense(4, activation="sigmoid"))

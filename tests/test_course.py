@@ -3,29 +3,14 @@
 import numpy as np
 import pytest
 
+from tinygrad_mlp.datasets import multi_label
 from tinygrad_mlp.layers import Dense
 from tinygrad_mlp.models import Sequential
 from tinygrad_mlp.optimizers import SGD, Adam
 
 
-def _course_data(n=1000, seed=0):
-    """10 inputs in [0, 1], 4 binary outputs, each a (learnable) threshold of the inputs."""
-    rng = np.random.default_rng(seed)
-    inputs = rng.uniform(size=(n, 10))
-    outputs = np.stack(
-        [
-            inputs[:, 0] + inputs[:, 1] > 1.0,
-            inputs[:, 2] > inputs[:, 3],
-            inputs[:, 4:7].sum(axis=1) > 1.5,
-            inputs[:, 7] > 0.5,
-        ],
-        axis=1,
-    ).astype(int)
-    return inputs, outputs
-
-
 def test_the_course_program_runs_unchanged():
-    Inputs, Outputs = _course_data()  # noqa: N806 - the course's names
+    Inputs, Outputs = multi_label(seed=0)  # noqa: N806 - the course's names
     np.random.seed(0)  # the unseeded initializers follow NumPy's global state
     # --- the course's program, with fewer epochs ---
     my_network = Sequential()

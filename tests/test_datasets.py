@@ -186,3 +186,37 @@ def test_loaders_explain_how_to_install_scikit_learn(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_sklearn)
     with pytest.raises(ImportError, match=r'pip install "tinygrad_mlp\[data\]"'):
         datasets.load_iris()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60))
+def test_multi_label_follows_the_course_rules(seed, n):
+    x, y = datasets.multi_label(n=n, seed=seed)
+    assert x.shape == (n, 10) and y.shape == (n, 4)
+    assert x.dtype == np.float32 and y.dtype == np.float32
+    assert x.min() >= 0 and x.max() <= 1
+    # the rules, restated from the docstring (float32 x: skip points on a boundary)
+    x64 = x.astype(np.float64)
+    margins = np.stack(
+        [
+            x64[:, 0] + x64[:, 1] - 1.0,
+            x64[:, 2] - x64[:, 3],
+            x64[:, 4:7].sum(1) - 1.5,
+            x64[:, 7] - 0.5,
+        ],
+        axis=1,
+    )
+    clear = np.abs(margins) > 1e-5
+    np.testing.assert_array_equal(y[clear], (margins > 0)[clear].astype(np.float32))
+    x2, y2 = datasets.multi_label(n=n, seed=seed)
+    np.testing.assert_array_equal(x, x2)
+    np.testing.assert_array_equal(y, y2)
+
+
+def test_multi_label_outputs_are_roughly_balanced_and_distinct():
+    _, y = datasets.multi_label(n=4000, seed=0)
+    # each rule is symmetric about its threshold, so about half the points are 1
+    assert np.all(np.abs(y.mean(axis=0) - 0.5) < 0.05)
+    assert len({tuple(col) for col in y.T}) == 4
+    with pytest.raises(ValueError, match="n must be an integer >= 1, received 0"):
+        datasets.multi_label(n=0)

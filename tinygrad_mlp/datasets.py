@@ -13,6 +13,7 @@ shape ``(n,)`` (a 1-D target, which ``fit`` accepts for single-output models).
 ``noisy_function`` 1-D regression: ``y = sin(x) + noise``
 ``spiral``         two (or more) interleaved spirals
 ``moons``          two interleaving half circles
+``multi_label``    the course's program: 10 inputs, 4 yes/no outputs
 =================  ======================================================
 
 Real data (``pip install "tinygrad_mlp[data]"`` for scikit-learn, which ships
@@ -35,6 +36,7 @@ __all__ = [
     "noisy_function",
     "spiral",
     "moons",
+    "multi_label",
     "load_iris",
     "load_digits",
     "load_breast_cancer",
@@ -219,6 +221,34 @@ def moons(n: int = 200, noise: float = 0.1, seed: Seed = None) -> tuple[np.ndarr
         np.stack([1 - np.cos(angle), 0.5 - np.sin(angle)], axis=1),
     )
     return _pair(x + rng.normal(0, noise, size=(n, 2)), label)
+
+
+def multi_label(n: int = 1000, seed: Seed = None) -> tuple[np.ndarray, np.ndarray]:
+    """The course's Keras program's data: 10 inputs uniform in ``[0, 1]``, 4 yes/no outputs.
+
+    Each output is a rule a small network can learn from the inputs ``x0..x9``:
+    ``x0 + x1 > 1``, ``x2 > x3``, ``x4 + x5 + x6 > 1.5``, ``x7 > 0.5`` (``x8``, ``x9``
+    are noise). By symmetry each rule holds for half the points on average.
+
+    Returns ``x`` of shape ``(n, 10)`` and ``y`` of shape ``(n, 4)`` with values 0/1,
+    for ``Dense(4, activation='sigmoid')`` and ``binary_crossentropy``.
+
+    >>> x, y = multi_label(n=5, seed=0)
+    >>> x.shape, y.shape
+    ((5, 10), (5, 4))
+    """
+    n = _check_n(n)
+    x = _rng(seed).uniform(size=(n, 10))
+    y = np.stack(
+        [
+            x[:, 0] + x[:, 1] > 1.0,
+            x[:, 2] > x[:, 3],
+            x[:, 4:7].sum(axis=1) > 1.5,
+            x[:, 7] > 0.5,
+        ],
+        axis=1,
+    )
+    return _pair(x, y)
 
 
 # ----------------------------------------------------------------------------
