@@ -63,13 +63,19 @@ __all__ = [
 
 
 class LearningRateSchedule:
-    """A learning rate that depends on the step: ``schedule(step) -> float``."""
+    """A learning rate that depends on the step: ``schedule(step) -> float``.
+
+    Subclasses list their constructor arguments in ``_config_keys``; ``get_config``
+    (and so saving and ``repr``) reads them back from the attributes of those names.
+    """
+
+    _config_keys: tuple[str, ...] = ()
 
     def __call__(self, step: int) -> float:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {}
+        return {k: getattr(self, k) for k in self._config_keys}
 
     @classmethod
     def from_config(cls, config: dict) -> LearningRateSchedule:
@@ -80,9 +86,18 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """lr(step) = initial_learning_rate * decay_rate ^ (step / decay_steps)
-    (the exponent floored when ``staircase``)."""
+def _check_decay_steps(owner: str, decay_steps: int) -> int:
+    if decay_steps <= 0:
+        raise ValueError(f"{owner} expects decay_steps > 0, received {decay_steps}")
+    return decay_steps
+
+
+class _StepFractionDecay(LearningRateSchedule):
+    """What exponential and inverse-time decay share: the progress
+    ``p = step / decay_steps``, floored when ``staircase``."""
+
+    _config_keys = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase")
+    _rule = ""  # the class errors name (StepDecay's are ExponentialDecay's)
 
     def __init__(
         self,
@@ -91,26 +106,24 @@ class ExponentialDecay(LearningRateSchedule):
         decay_rate: float,
         staircase: bool = False,
     ) -> None:
-        if decay_steps <= 0:
-            raise ValueError(f"ExponentialDecay expects decay_steps > 0, received {decay_steps}")
         self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
+        self.decay_steps = _check_decay_steps(self._rule, decay_steps)
         self.decay_rate = float(decay_rate)
         self.staircase = bool(staircase)
 
-    def __call__(self, step: int) -> float:
+    def _progress(self, step: int) -> float:
         p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate**p
+        return math.floor(p) if self.staircase else p
 
-    def get_config(self) -> dict:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-        }
+
+class ExponentialDecay(_StepFractionDecay):
+    """lr(step) = initial_learning_rate * decay_rate ^ (step / decay_steps)
+    (the exponent floored when ``staircase``)."""
+
+    _rule = "ExponentialDecay"
+
+    def __call__(self, step: int) -> float:
+        return self.initial_learning_rate * self.decay_rate ** self._progress(step)
 
 
 class StepDecay(ExponentialDecay):
@@ -130,41 +143,20 @@ class StepDecay(ExponentialDecay):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepFractionDecay):
     """lr(step) = initial_learning_rate / (1 + decay_rate * step / decay_steps)."""
 
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_steps: int,
-        decay_rate: float,
-        staircase: bool = False,
-    ) -> None:
-        if decay_steps <= 0:
-            raise ValueError(f"InverseTimeDecay expects decay_steps > 0, received {decay_steps}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.decay_rate = float(decay_rate)
-        self.staircase = bool(staircase)
+    _rule = "InverseTimeDecay"
 
     def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
-
-    def get_config(self) -> dict:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-        }
+        return self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
     """values[0] while step <= boundaries[0], values[1] while step <= boundaries[1], ...,
     values[-1] after the last boundary."""
+
+    _config_keys = ("boundaries", "values")
 
     def __init__(self, boundaries: Sequence[int], values: Sequence[float]) -> None:
         if len(values) != len(boundaries) + 1:
@@ -185,13 +177,12 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 return v
         return self.values[-1]
 
-    def get_config(self) -> dict:
-        return {"boundaries": self.boundaries, "values": self.values}
-
 
 class PolynomialDecay(LearningRateSchedule):
     """lr(step) = (initial - end) (1 - s / decay_steps)^power + end, s = min(step, decay_steps)
     (with ``cycle`` the horizon restarts at the next multiple of decay_steps)."""
+
+    _config_keys = ("initial_learning_rate", "decay_steps", "end_learning_rate", "power", "cycle")
 
     def __init__(
         self,
@@ -201,10 +192,8 @@ class PolynomialDecay(LearningRateSchedule):
         power: float = 1.0,
         cycle: bool = False,
     ) -> None:
-        if decay_steps <= 0:
-            raise ValueError(f"PolynomialDecay expects decay_steps > 0, received {decay_steps}")
         self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
+        self.decay_steps = _check_decay_steps("PolynomialDecay", decay_steps)
         self.end_learning_rate = float(end_learning_rate)
         self.power = float(power)
         self.cycle = bool(cycle)
@@ -219,38 +208,22 @@ class PolynomialDecay(LearningRateSchedule):
         span = self.initial_learning_rate - self.end_learning_rate
         return span * fraction**self.power + self.end_learning_rate
 
-    def get_config(self) -> dict:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "end_learning_rate": self.end_learning_rate,
-            "power": self.power,
-            "cycle": self.cycle,
-        }
-
 
 class CosineDecay(LearningRateSchedule):
     """lr(step) = initial ((1 - alpha) (1 + cos(pi s / decay_steps)) / 2 + alpha),
     s = min(step, decay_steps): a half cosine from ``initial`` down to ``alpha * initial``."""
 
+    _config_keys = ("initial_learning_rate", "decay_steps", "alpha")
+
     def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0) -> None:
-        if decay_steps <= 0:
-            raise ValueError(f"CosineDecay expects decay_steps > 0, received {decay_steps}")
         self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
+        self.decay_steps = _check_decay_steps("CosineDecay", decay_steps)
         self.alpha = float(alpha)
 
     def __call__(self, step: int) -> float:
         s = min(step, self.decay_steps)
         cosine = 0.5 * (1.0 + math.cos(math.pi * s / self.decay_steps))
         return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
-
-    def get_config(self) -> dict:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "alpha": self.alpha,
-        }
 
 
 _SCHEDULES: dict[str, type] = {
@@ -271,10 +244,15 @@ _SCHEDULES: dict[str, type] = {
 
 
 class Optimizer:
-    """Base class. Subclasses name their slots in ``_slot_names`` and implement
-    ``_update(var, grad, slots, scratch, lr)`` acting in place on ``var``."""
+    """Base class: learning rate, clipping, weight decay, slots and state live here.
+
+    A subclass states only its rule: its slots in ``_slot_names``, its own
+    hyperparameters in ``_config_keys`` (``get_config`` adds them after the
+    base's), and ``_update(var, grad, slots, scratch, lr)`` acting in place on ``var``.
+    """
 
     _slot_names: tuple[str, ...] = ()
+    _config_keys: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -471,6 +449,7 @@ class Optimizer:
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
+            **{k: getattr(self, k) for k in self._config_keys},
         }
 
     @classmethod
@@ -545,6 +524,7 @@ class SGD(Optimizer):
     """
 
     _slot_names = ("momentum",)
+    _config_keys = ("momentum", "nesterov")
 
     def __init__(
         self,
@@ -581,9 +561,6 @@ class SGD(Optimizer):
         else:
             w += v
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
 
 class Adagrad(Optimizer):
     """Per-parameter rates shrinking with the summed squared gradients.
@@ -592,6 +569,7 @@ class Adagrad(Optimizer):
     """
 
     _slot_names = ("accumulator",)
+    _config_keys = ("initial_accumulator_value", "epsilon")
 
     def __init__(
         self,
@@ -621,13 +599,6 @@ class Adagrad(Optimizer):
         buf *= lr
         w -= buf
 
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "initial_accumulator_value": self.initial_accumulator_value,
-            "epsilon": self.epsilon,
-        }
-
 
 class RMSprop(Optimizer):
     """Divide the gradient by a running root mean square of recent gradients.
@@ -638,6 +609,7 @@ class RMSprop(Optimizer):
     """
 
     _slot_names = ("velocity", "average_gradient", "momentum")
+    _config_keys = ("rho", "momentum", "epsilon", "centered")
 
     def __init__(
         self,
@@ -691,14 +663,20 @@ class RMSprop(Optimizer):
         else:
             w -= buf
 
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "rho": self.rho,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "centered": self.centered,
-        }
+
+def _update_moments(
+    g: np.ndarray, slots: dict, buf: np.ndarray, b1: float, b2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Adam's and Nadam's moments, in place: ``m += (1 - b1)(g - m); v += (1 - b2)(g^2 - v)``."""
+    m, v = slots["momentum"], slots["velocity"]
+    np.subtract(g, m, out=buf)
+    buf *= 1.0 - b1
+    m += buf
+    np.multiply(g, g, out=buf)
+    buf -= v
+    buf *= 1.0 - b2
+    v += buf
+    return m, v
 
 
 class Adam(Optimizer):
@@ -710,6 +688,7 @@ class Adam(Optimizer):
     """
 
     _slot_names = ("momentum", "velocity", "velocity_hat")
+    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(
         self,
@@ -738,14 +717,7 @@ class Adam(Optimizer):
         b1, b2 = self.beta_1, self.beta_2
         t = self.iterations + 1
         alpha = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        m, v = slots["momentum"], slots["velocity"]
-        np.subtract(g, m, out=buf)
-        buf *= 1.0 - b1
-        m += buf
-        np.multiply(g, g, out=buf)
-        buf -= v
-        buf *= 1.0 - b2
-        v += buf
+        m, v = _update_moments(g, slots, buf, b1, b2)
         if self.amsgrad:
             vhat = slots["velocity_hat"]
             np.maximum(vhat, v, out=vhat)
@@ -755,15 +727,6 @@ class Adam(Optimizer):
         np.divide(m, buf, out=buf)
         buf *= alpha
         w -= buf
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "epsilon": self.epsilon,
-            "amsgrad": self.amsgrad,
-        }
 
 
 class AdamW(Adam):
@@ -806,6 +769,7 @@ class Nadam(Optimizer):
     """
 
     _slot_names = ("momentum", "velocity")
+    _config_keys = ("beta_1", "beta_2", "epsilon")
 
     def __init__(
         self,
@@ -839,16 +803,8 @@ class Nadam(Optimizer):
         )
 
     def _update(self, w, g, slots, buf, lr):
-        b1, b2 = self.beta_1, self.beta_2
         c_m, c_g, c_v = self._step_consts
-        m, v = slots["momentum"], slots["velocity"]
-        np.subtract(g, m, out=buf)
-        buf *= 1.0 - b1
-        m += buf
-        np.multiply(g, g, out=buf)
-        buf -= v
-        buf *= 1.0 - b2
-        v += buf
+        m, v = _update_moments(g, slots, buf, self.beta_1, self.beta_2)
         # denominator sqrt(v_hat) + eps, then the numerator m_hat, then the step
         np.multiply(v, c_v, out=buf)
         np.sqrt(buf, out=buf)
@@ -863,14 +819,6 @@ class Nadam(Optimizer):
     def _set_extra_state(self, state: dict[str, np.ndarray]) -> None:
         if "u_product" in state:
             self._u_product = float(np.asarray(state.pop("u_product")))
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "epsilon": self.epsilon,
-        }
 
 
 # ----------------------------------------------------------------------------
