@@ -26,7 +26,36 @@ functions are thin uses of it (plus that module's genuine special cases):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self
+
+
+class Configurable:
+    """What every object a ``Registry`` rebuilds shares: its constructor arguments
+    are its config, ``cls.from_config(obj.get_config())`` builds it again, and
+    its repr lists that config: ``MaxNorm(max_value=2, axis=0)``."""
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Self:
+        """Rebuild from ``get_config()``'s output."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class ConfigEquality(Configurable):
+    """A ``Configurable`` whose objects are equal when their class and config are."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    def __hash__(self) -> int:
+        # the repr, since a config may hold lists (a constraint's axis)
+        return hash((type(self).__name__, repr(self)))
 
 
 class Registry:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp._registry import Registry
+from tinygrad_mlp._registry import ConfigEquality, Registry
 
 __all__ = [
     "Constraint",
@@ -86,29 +86,11 @@ def _as_array(w: Any) -> np.ndarray:
     return arr
 
 
-class Constraint:
+class Constraint(ConfigEquality):
     """Base class: ``constraint(w: ndarray) -> ndarray`` (the identity in the base class)."""
 
     def __call__(self, w: np.ndarray) -> np.ndarray:
         return w
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Constraint:
-        """Rebuild from ``get_config()``'s output."""
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, repr(self)))
 
 
 class MaxNorm(Constraint):

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp._registry import Registry
+from tinygrad_mlp._registry import Configurable, Registry
 
 __all__ = [
     "Initializer",
@@ -93,22 +93,11 @@ def _check_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: subclasses implement ``__call__(shape, dtype)`` and ``get_config``."""
 
     def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict) -> Initializer:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class _RandomInitializer(Initializer):

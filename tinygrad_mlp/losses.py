@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp._registry import Registry
+from tinygrad_mlp._registry import Configurable, Registry
 from tinygrad_mlp.engine import Value, _const, _raw, _sigmoid, _softmax
 
 __all__ = [
@@ -191,10 +191,11 @@ def _targets(y_true: Any, like: np.ndarray) -> np.ndarray:
     return y.astype(like.dtype, copy=False)
 
 
-def _match_shapes(y: np.ndarray, pred: Value, who: str) -> tuple[np.ndarray, Value]:
+def _match_shapes(y: np.ndarray, pred: Any, who: str) -> tuple[np.ndarray, Any]:
     """Make targets and predictions the same shape: (n,) targets for (n, 1) outputs work.
 
-    A 1-D prediction is treated as (n, 1): one output per sample.
+    A 1-D prediction is treated as (n, 1): one output per sample. ``pred`` is a
+    ``Value`` here and a NumPy array in ``metrics``, which share this rule.
     """
     given = y.shape
     if pred.ndim == 1:
@@ -449,7 +450,7 @@ def poisson(y_true: Any, y_pred: Any) -> Value:
 # Loss classes
 
 
-class Loss:
+class Loss(Configurable):
     """Base class: ``call(y_true, y_pred)`` gives per-sample losses, ``__call__`` reduces them."""
 
     def __init__(self, name: str | None = None, reduction: str = "sum_over_batch_size") -> None:
@@ -471,14 +472,6 @@ class Loss:
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}
-
-    @classmethod
-    def from_config(cls, config: dict) -> Loss:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _snake(name: str) -> str:
@@ -559,6 +552,14 @@ class Huber(Loss):
         return {"delta": self.delta, **super().get_config()}
 
 
+def _check_label_smoothing(label_smoothing: float) -> float:
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(
+            f"label_smoothing must lie in [0, 1], received label_smoothing={label_smoothing}"
+        )
+    return float(label_smoothing)
+
+
 class _CrossentropyBase(Loss):
     """Shared by the cross-entropies: ``from_logits`` and ``with_logits()``."""
 
@@ -587,11 +588,7 @@ class BinaryCrossentropy(_CrossentropyBase):
         name: str = "binary_crossentropy",
     ):
         super().__init__(from_logits, name, reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(
-                f"label_smoothing must lie in [0, 1], received label_smoothing={label_smoothing}"
-            )
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = _check_label_smoothing(label_smoothing)
 
     def call(self, y_true: Any, y_pred: Value) -> Value:
         return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
@@ -612,11 +609,7 @@ class CategoricalCrossentropy(_CrossentropyBase):
         name: str = "categorical_crossentropy",
     ):
         super().__init__(from_logits, name, reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(
-                f"label_smoothing must lie in [0, 1], received label_smoothing={label_smoothing}"
-            )
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = _check_label_smoothing(label_smoothing)
         self.axis = axis
 
     def call(self, y_true: Any, y_pred: Value) -> Value:

@@ -12,8 +12,6 @@ categorical cross-entropy sparse categorical accuracy; with another (or no)
 loss it is decided from the shapes at each call.
 
 >>> import numpy as np
-
-from tinygrad_mlp.engine import Value
 >>> binary_accuracy(np.array([[1], [0]]), np.array([[0.9], [0.7]]))
 array([1., 0.])
 """
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mlp.engine import Value
+from tinygrad_mlp.losses import _match_shapes
 
 __all__ = [
     "binary_accuracy",
@@ -61,21 +60,7 @@ def _array(x: Any, dtype: Any = None) -> np.ndarray:
 
 def _arrays(y_true: Any, y_pred: Any, who: str) -> tuple[np.ndarray, np.ndarray]:
     """Both as float arrays of one shape; (n,) targets for (n, 1) outputs are fine."""
-    y_true = _array(y_true, dtype=np.float64)
-    y_pred = _array(y_pred, dtype=np.float64)
-    given = y_true.shape
-    if y_pred.ndim == 1:
-        y_pred = y_pred.reshape(-1, 1)
-    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-        y_true = y_true.reshape(y_true.shape + (1,))
-    elif y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        y_true = y_true.reshape(y_true.shape[:-1])
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"{who} expects y_true and y_pred of the same shape, received "
-            f"y_true.shape={given} and y_pred.shape={y_pred.shape}"
-        )
-    return y_true, y_pred
+    return _match_shapes(_array(y_true, dtype=np.float64), _array(y_pred, dtype=np.float64), who)
 
 
 def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndarray:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp._registry import Registry
+from tinygrad_mlp._registry import Configurable, Registry
 from tinygrad_mlp.engine import Value, grad
 
 __all__ = [
@@ -62,7 +62,7 @@ __all__ = [
 # learning-rate schedules
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(Configurable):
     """A learning rate that depends on the step: ``schedule(step) -> float``.
 
     Subclasses list their constructor arguments in ``_config_keys``; ``get_config``
@@ -76,14 +76,6 @@ class LearningRateSchedule:
 
     def get_config(self) -> dict:
         return {k: getattr(self, k) for k in self._config_keys}
-
-    @classmethod
-    def from_config(cls, config: dict) -> LearningRateSchedule:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _check_decay_steps(owner: str, decay_steps: int) -> int:

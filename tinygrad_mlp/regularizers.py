@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp._registry import Registry
+from tinygrad_mlp._registry import ConfigEquality, Registry
 from tinygrad_mlp.engine import Value, _const
 
 __all__ = [
@@ -69,7 +69,7 @@ def _total(x: Value) -> Value:
     return x if x.is_scalar else x.sum()
 
 
-class Regularizer:
+class Regularizer(ConfigEquality):
     """Base class: ``regularizer(weight) -> 0-d Value`` penalty (0.0 in the base class).
 
     Subclasses implement ``__call__`` with engine ops and ``get_config``; any
@@ -78,24 +78,6 @@ class Regularizer:
 
     def __call__(self, x: Value) -> Value:
         return _const(0.0)
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Regularizer:
-        """Rebuild from ``get_config()``'s output."""
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
 
 
 class L1L2(Regularizer):
