@@ -266,64 +266,54 @@ class VarianceScaling(_RandomInitializer):
         }
 
 
-class GlorotUniform(VarianceScaling):
+class _NamedVarianceScaling(VarianceScaling):
+    """A ``VarianceScaling`` with its scale, mode and distribution fixed by the
+    class (``_preset``): ``seed`` is its only argument and its whole config."""
+
+    _preset: tuple[float, str, str] = (1.0, "fan_in", "truncated_normal")
+
+    def __init__(self, seed: int | None = None) -> None:
+        scale, mode, distribution = self._preset
+        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+class GlorotUniform(_NamedVarianceScaling):
     """Xavier uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out))."""
 
-    def __init__(self, seed: int | None = None) -> None:
-        super().__init__(scale=1.0, mode="fan_avg", distribution="uniform", seed=seed)
-
-    def get_config(self) -> dict:
-        return {"seed": self.seed}
+    _preset = (1.0, "fan_avg", "uniform")
 
 
-class GlorotNormal(VarianceScaling):
+class GlorotNormal(_NamedVarianceScaling):
     """Xavier normal: truncated normal, std = sqrt(2 / (fan_in + fan_out)) / 0.8796."""
 
-    def __init__(self, seed: int | None = None) -> None:
-        super().__init__(scale=1.0, mode="fan_avg", distribution="truncated_normal", seed=seed)
-
-    def get_config(self) -> dict:
-        return {"seed": self.seed}
+    _preset = (1.0, "fan_avg", "truncated_normal")
 
 
-class HeUniform(VarianceScaling):
+class HeUniform(_NamedVarianceScaling):
     """He uniform: U(-limit, limit), limit = sqrt(6 / fan_in)."""
 
-    def __init__(self, seed: int | None = None) -> None:
-        super().__init__(scale=2.0, mode="fan_in", distribution="uniform", seed=seed)
-
-    def get_config(self) -> dict:
-        return {"seed": self.seed}
+    _preset = (2.0, "fan_in", "uniform")
 
 
-class HeNormal(VarianceScaling):
+class HeNormal(_NamedVarianceScaling):
     """He normal: truncated normal, std = sqrt(2 / fan_in) / 0.8796."""
 
-    def __init__(self, seed: int | None = None) -> None:
-        super().__init__(scale=2.0, mode="fan_in", distribution="truncated_normal", seed=seed)
-
-    def get_config(self) -> dict:
-        return {"seed": self.seed}
+    _preset = (2.0, "fan_in", "truncated_normal")
 
 
-class LecunUniform(VarianceScaling):
+class LecunUniform(_NamedVarianceScaling):
     """LeCun uniform: U(-limit, limit), limit = sqrt(3 / fan_in)."""
 
-    def __init__(self, seed: int | None = None) -> None:
-        super().__init__(scale=1.0, mode="fan_in", distribution="uniform", seed=seed)
-
-    def get_config(self) -> dict:
-        return {"seed": self.seed}
+    _preset = (1.0, "fan_in", "uniform")
 
 
-class LecunNormal(VarianceScaling):
+class LecunNormal(_NamedVarianceScaling):
     """LeCun normal: truncated normal, std = sqrt(1 / fan_in) / 0.8796."""
 
-    def __init__(self, seed: int | None = None) -> None:
-        super().__init__(scale=1.0, mode="fan_in", distribution="truncated_normal", seed=seed)
-
-    def get_config(self) -> dict:
-        return {"seed": self.seed}
+    _preset = (1.0, "fan_in", "truncated_normal")
 
 
 class Orthogonal(_RandomInitializer):

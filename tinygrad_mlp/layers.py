@@ -391,7 +391,11 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
-        """Rebuild a layer from ``get_config()``'s output."""
+        """Rebuild a layer from ``get_config()``'s output.
+
+        Serialized initializers, regularizers and constraints need no step here:
+        the constructor passes each through its module's ``get``, which takes configs.
+        """
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -563,18 +567,6 @@ class Dense(Layer):
         )
         return config
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Dense:
-        config = dict(config)
-        for key in ("kernel_initializer", "bias_initializer"):
-            if isinstance(config.get(key), dict):
-                config[key] = initializers.deserialize(config[key])
-        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
-            config[key] = regularizers.deserialize(config.get(key))
-        for key in ("kernel_constraint", "bias_constraint"):
-            config[key] = constraints.deserialize(config.get(key))
-        return cls(**config)
-
 
 class Dropout(Layer):
     """Inverted dropout: in training each input is zeroed with probability ``rate``
@@ -742,19 +734,6 @@ class BatchNormalization(Layer):
             moving_variance_initializer=initializers.serialize(self.moving_variance_initializer),
         )
         return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> BatchNormalization:
-        config = dict(config)
-        for key in (
-            "beta_initializer",
-            "gamma_initializer",
-            "moving_mean_initializer",
-            "moving_variance_initializer",
-        ):
-            if isinstance(config.get(key), dict):
-                config[key] = initializers.deserialize(config[key])
-        return cls(**config)
 
 
 class Activation(Layer):
