@@ -752,6 +752,8 @@ class Activation(Layer):
         return config
 
 
+# Not a _registry.Registry: a layer is always a configured instance (no names,
+# no classes or callables to instantiate), so only the class lookup below is left.
 _LAYERS: dict[str, type[Layer]] = {
     cls.__name__: cls for cls in (InputLayer, Dense, Dropout, BatchNormalization, Activation)
 }

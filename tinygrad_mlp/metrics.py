@@ -237,6 +237,9 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence[Any] | None = No
 
 
 # -- lookup ---------------------------------------------------------------------
+# Not a _registry.Registry: metrics are plain functions (a name gives the function,
+# renamed to the name asked for, so history keys match what the learner wrote) and
+# 'accuracy' resolves by the compiled loss, which no class/config lookup knows.
 
 _BY_NAME: dict[str, Metric] = {
     "accuracy": accuracy,
