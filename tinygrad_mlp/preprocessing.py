@@ -152,9 +152,11 @@ def normalize(x: Any, axis: int = -1, order: int = 2) -> np.ndarray:
     # divide by the largest magnitude first, so tiny or huge vectors do not under/overflow
     peak = np.max(np.abs(arr), axis=axis, keepdims=True) if arr.size else np.ones(1)
     peak = np.where(peak == 0, 1, peak)
-    norm = np.linalg.norm(arr / peak, order, axis, keepdims=True) * peak
+    scaled = arr / peak  # largest magnitude 1: its norm lies in [1, n] and is exact enough
+    norm = np.linalg.norm(scaled, order, axis, keepdims=True)
     norm = np.where(norm == 0, 1, norm)
-    return (arr / norm).astype(arr.dtype, copy=False)
+    # never multiply the norm back by the peak: for subnormal inputs that product rounds
+    return (scaled / norm).astype(arr.dtype, copy=False)
 
 
 def _safe_std(std: Any, mean: Any = 0.0) -> np.ndarray:
