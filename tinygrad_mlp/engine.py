@@ -397,9 +397,7 @@ def _getitem_bw(g, out, ctx, a):
 def _scatter(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
     """Place ``g`` at ``index`` in zeros of ``shape`` (adding repeats): the adjoint of indexing."""
     if isinstance(g, Value):
-        return Value._make(
-            _np_scatter(g.data, index, shape), (g,), "scatter", _scatter_bw, index
-        )
+        return Value._make(_np_scatter(g.data, index, shape), (g,), "scatter", _scatter_bw, index)
     return _np_scatter(g, index, shape)
 
 
