@@ -10,10 +10,10 @@ import os
 import sys
 
 import numpy as np
-from tinygrad_mlp.datasets import linear
-from tinygrad_mlp.preprocessing import StandardScaler
 
 from tinygrad_mlp import Value
+from tinygrad_mlp.datasets import linear
+from tinygrad_mlp.preprocessing import StandardScaler
 
 
 def train_perceptron(x, y, learning_rate=0.5, max_steps=2000, tol=1e-5, verbose=True):
