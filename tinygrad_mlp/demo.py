@@ -31,7 +31,7 @@ def run_demo(out_dir: str = "tinygrad_mlp_demo", quick: bool = False) -> list[st
     if not scripts:
         raise FileNotFoundError(
             f"the course examples were not found in {EXAMPLES}; the demo runs from a "
-            'source checkout installed with pip install -e ".[dev,plot]"'
+            'source checkout installed with pip install -e ".[dev,plot,data]"'
         )
     os.makedirs(out_dir, exist_ok=True)
     start = time.perf_counter()
