@@ -23,6 +23,7 @@ as in Keras 3). Without a seed the draw comes from NumPy's global state, so
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -93,11 +94,12 @@ def _check_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-class Initializer(Configurable):
+class Initializer(Configurable, ABC):
     """Base class: subclasses implement ``__call__(shape, dtype)`` and ``get_config``."""
 
+    @abstractmethod
     def __call__(self, shape: Shape, dtype: Any = "float32") -> np.ndarray:
-        raise NotImplementedError
+        """An array of ``shape`` and ``dtype`` drawn from this initializer's distribution."""
 
 
 class _RandomInitializer(Initializer):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -450,7 +451,7 @@ def poisson(y_true: Any, y_pred: Any) -> Value:
 # Loss classes
 
 
-class Loss(Configurable):
+class Loss(Configurable, ABC):
     """Base class: ``call(y_true, y_pred)`` gives per-sample losses, ``__call__`` reduces them."""
 
     def __init__(self, name: str | None = None, reduction: str = "sum_over_batch_size") -> None:
@@ -462,8 +463,9 @@ class Loss(Configurable):
         self.name = name or _snake(type(self).__name__)
         self.reduction = reduction
 
+    @abstractmethod
     def call(self, y_true: np.ndarray, y_pred: Value) -> Value:
-        raise NotImplementedError
+        """Per-sample losses (shape ``y_pred.shape[:-1]``) as a Value."""
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Value:
         """The loss of a batch: ``sum_i w_i l_i / batch`` as a 0-d Value."""

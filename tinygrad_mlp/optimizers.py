@@ -29,6 +29,7 @@ array([0.8])
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -62,7 +63,7 @@ __all__ = [
 # learning-rate schedules
 
 
-class LearningRateSchedule(Configurable):
+class LearningRateSchedule(Configurable, ABC):
     """A learning rate that depends on the step: ``schedule(step) -> float``.
 
     Subclasses list their constructor arguments in ``_config_keys``; ``get_config``
@@ -71,8 +72,9 @@ class LearningRateSchedule(Configurable):
 
     _config_keys: tuple[str, ...] = ()
 
+    @abstractmethod
     def __call__(self, step: int) -> float:
-        raise NotImplementedError
+        """The learning rate at optimizer step ``step``."""
 
     def get_config(self) -> dict:
         return {k: getattr(self, k) for k in self._config_keys}
@@ -235,7 +237,7 @@ _SCHEDULES: dict[str, type] = {
 # the optimizer base
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base class: learning rate, clipping, weight decay, slots and state live here.
 
     A subclass states only its rule: its slots in ``_slot_names``, its own
@@ -418,13 +420,14 @@ class Optimizer:
         grads = grad(loss, list(var_list))
         self.apply_gradients(zip(grads, var_list, strict=True))
 
-    def _before_step(self) -> None:
+    def _before_step(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Hook for per-step quantities shared by all variables (Nadam's momentum product)."""
 
+    @abstractmethod
     def _update(
         self, w: np.ndarray, g: np.ndarray, slots: dict, buf: np.ndarray, lr: float
     ) -> None:
-        raise NotImplementedError
+        """Update ``w`` in place from its gradient ``g`` (the optimizer's rule)."""
 
     # -- config and state -------------------------------------------------------
 
@@ -497,7 +500,7 @@ class Optimizer:
     def _extra_state(self) -> dict[str, np.ndarray]:
         return {}
 
-    def _set_extra_state(self, state: dict[str, np.ndarray]) -> None:
+    def _set_extra_state(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional
         """Pop and apply optimizer-wide entries of ``state``."""
 
     def __repr__(self) -> str:
