@@ -39,6 +39,9 @@ def test_history_from_fit_and_bad_histories(tmp_path):
     h = model.fit(x, (x[:, 0] > 0).astype(int), epochs=2, validation_split=0.25, verbose=0)
     plot_history(h, to_file=tmp_path / "fit.png")
     assert is_png(tmp_path / "fit.png")
+    later = model.fit(x, (x[:, 0] > 0).astype(int), epochs=5, initial_epoch=3, verbose=0)
+    fig = plot_history(later, to_file=None)
+    assert list(fig.axes[0].get_lines()[0].get_xdata()) == [4, 5]  # epochs are numbered from 1
     with pytest.raises(ValueError, match="empty"):
         plot_history({"loss": []}, to_file=None)
     with pytest.raises(TypeError, match="History"):

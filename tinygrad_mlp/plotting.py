@@ -99,6 +99,8 @@ def plot_history(
     data = _history_dict(history)
     if not data or not any(len(v) for v in data.values()):
         raise ValueError("the history is empty: train for at least one epoch before plotting it")
+    # a History knows its real epoch numbers (fit(..., initial_epoch=k) starts at k)
+    recorded = [int(e) + 1 for e in getattr(history, "epoch", None) or []]
     names = _quantities(data, metrics)
     plt = _pyplot()
     cols = min(len(names), 3)
@@ -111,7 +113,10 @@ def plot_history(
         ):
             values = data.get(key)
             if values:
-                epochs = np.arange(1, len(values) + 1)
+                if len(recorded) == len(values):
+                    epochs = np.asarray(recorded)
+                else:
+                    epochs = np.arange(1, len(values) + 1)
                 ax.plot(
                     epochs,
                     values,
