@@ -658,20 +658,42 @@ def _circles(dot: Dot, layer: int) -> list[str]:
     return [n for n in dot.nodes if n.startswith(f"n{layer}_")]
 
 
+def _weight_edges(dot: Dot) -> list[tuple[str, str, str]]:
+    """The drawn edges (invisible ones only hold each layer's neurons in order)."""
+    return [e for e in dot.edges if "invis" not in e[2]]
+
+
+def _edge_value(attrs: str) -> float:
+    """The number an edge is labelled with (plain or HTML label)."""
+    m = re.search(r"<font[^>]*>([^<]+)</font>", attrs) or re.search(r"label=(\S+)", attrs)
+    return float(_unquote(m[1]))
+
+
+def _node_centres(svg: str) -> dict[str, tuple[float, float]]:
+    """Node name -> (x, y) of its ellipse in rendered SVG (y grows downwards)."""
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    out = {}
+    for g in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g"):
+        title, ellipse = g.find("s:title", ns), g.find("s:ellipse", ns)
+        if g.get("class") == "node" and title is not None and ellipse is not None:
+            out[title.text] = (float(ellipse.get("cx")), float(ellipse.get("cy")))
+    return out
+
+
 def test_plot_network_every_weight_is_an_edge(tmp_path):
     model = mlp_231()
     g = plot_network(model, to_file=tmp_path / "net.png")
     assert (tmp_path / "net.png").read_bytes().startswith(PNG_SIGNATURE)
     dot = Dot(g.source)
     assert [len(_circles(dot, k)) for k in range(3)] == [2, 3, 1]
-    assert len(dot.edges) == 2 * 3 + 3 * 1
+    edges = _weight_edges(dot)
+    assert len(edges) == 2 * 3 + 3 * 1
     kernels = [model.layers[0].get_weights()[0], model.layers[1].get_weights()[0]]
-    for a, b, attrs in dot.edges:
+    for a, b, attrs in edges:
         li, i = map(int, a[1:].split("_"))
         _, j = map(int, b[1:].split("_"))
         w = float(kernels[li][i, j])
-        label = float(_unquote(re.search(r"label=(\S+)", attrs)[1]))
-        assert label == pytest.approx(w, rel=5e-4)
+        assert _edge_value(attrs) == pytest.approx(w, rel=5e-4)
         color = re.search(r'color="(#[0-9a-f]{6})"', attrs)[1]
         red, blue = int(color[1:3], 16), int(color[5:7], 16)
         assert (red > blue) == (w > 0), (a, b, w, color)
@@ -682,13 +704,14 @@ def test_plot_network_bias_edges():
     model = mlp_231()
     dot = Dot(plot_network(model, to_file=None, show_bias=True).source)
     # 9 weights + 3 hidden biases + 1 output bias
-    assert len(dot.edges) == 9 + 3 + 1
+    edges = _weight_edges(dot)
+    assert len(edges) == 9 + 3 + 1
     bias_nodes = [n for n in dot.nodes if n.startswith("bias")]
     assert len(bias_nodes) == 2
-    from_bias = [(a, b) for a, b, _ in dot.edges if a.startswith("bias")]
+    from_bias = [(a, b) for a, b, _ in edges if a.startswith("bias")]
     assert len(from_bias) == 4
-    out_bias = next(attrs for a, b, attrs in dot.edges if a.startswith("bias") and b == "n2_0")
-    assert float(_unquote(re.search(r"label=(\S+)", out_bias)[1])) == pytest.approx(-0.7)
+    out_bias = next(attrs for a, b, attrs in edges if a.startswith("bias") and b == "n2_0")
+    assert _edge_value(out_bias) == pytest.approx(-0.7)
 
 
 def test_plot_network_collapses_wide_layers():
@@ -702,9 +725,27 @@ def test_plot_network_collapses_wide_layers():
     labels = {dot.label(n) for n in hidden}
     assert {"h1", "h40"} <= labels
     assert len(_circles(dot, 0)) == 3 and len(_circles(dot, 2)) == 2
-    assert len(dot.edges) == 3 * len(hidden) + len(hidden) * 2
+    assert len(_weight_edges(dot)) == 3 * len(hidden) + len(hidden) * 2
     assert all(a in dot.nodes and b in dot.nodes for a, b, _ in dot.edges)
+    # too many weights to label
+    assert "<font" not in dot.source and "label=-" not in dot.source
     _check_colours(dot.source)
+
+
+def test_plot_network_keeps_neurons_in_order_when_rendered():
+    # rendered positions: within each layer, neuron 1 on top, then 2, 3, ...;
+    # the "..." of a collapsed layer between the first neurons and the last one
+    model = Sequential([Dense(12, input_shape=(3,)), Dense(2)])
+    g = plot_network(model, to_file=None, max_neurons=6)
+    centres = _node_centres(viz.pipe(g, "svg").decode("utf-8"))
+    dot = Dot(g.source)
+    for layer in range(3):
+        names = sorted(_circles(dot, layer), key=lambda n: int(n.split("_")[1]))
+        ys = [centres[n][1] for n in names]
+        assert ys == sorted(ys) and len(set(ys)) == len(ys), (layer, names, ys)
+        xs = {round(centres[n][0]) for n in names}
+        assert len(xs) == 1  # one column per layer
+    assert [dot.label(n) for n in _circles(dot, 1)][-1] == "h12"
 
 
 def test_plot_network_needs_a_built_model():

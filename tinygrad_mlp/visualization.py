@@ -711,34 +711,53 @@ def plot_network(
     def nid(li: int, i: int) -> str:
         return f"n{li}_{i}"
 
+    # One rank per layer, its title on top, its neurons in order below: the
+    # invisible edges chaining a rank keep x1, x2, ... top to bottom (without them
+    # crossing minimisation shuffles the neurons; clusters would not hold the order).
     for li, n in enumerate(widths):
-        with dot.subgraph(name=f"cluster_{li}") as sub:
-            sub.attr(label=_esc_op(titles[li]), style="dotted", fontname="Helvetica")
+        with dot.subgraph(name=f"layer_{li}") as sub:
+            sub.attr(rank="same")
+            column = [f"title{li}"]
+            sub.node(column[0], _esc_op(titles[li]), shape="plaintext", style="", fixedsize="false")
             vis = visible[li]
             for pos, i in enumerate(vis):
                 if pos == len(vis) - 1 and len(vis) < n:
                     sub.node(f"more{li}", "...", shape="plaintext", style="")
+                    column.append(f"more{li}")
                 sub.node(nid(li, i), f"{prefix[li]}{i + 1}", fillcolor=fills[li])
+                column.append(nid(li, i))
             if show_bias and li < n_layers - 1:
                 sub.node(f"bias{li}", "+1", fillcolor="#f5f5f5", style="filled,dashed")
+                column.append(f"bias{li}")
+            for a, b in zip(column, column[1:], strict=False):
+                sub.edge(a, b, style="invis")
 
-    def weight_edge(src: str, dst: str, w: float) -> None:
+    def weight_edge(src: str, dst: str, w: float, k: int) -> None:
+        """An edge for weight w; k staggers its label (see below)."""
         t = abs(w) / wmax
         color = _mix(_FAINT, _POSITIVE if w >= 0 else _NEGATIVE, 0.25 + 0.75 * t)
         attrs = {"color": color if show_weights else "#777777", "penwidth": f"{0.5 + 3.0 * t:.2f}"}
         if not show_weights:
             attrs["penwidth"] = "1"
         if label_weights:
-            attrs["label"] = _fmt(w)
-            attrs["fontcolor"] = color
+            # On the edge near its source, where the fanned-out edges are still apart,
+            # on a white patch so the line does not cross the digits; labels sit at one
+            # of three distances (k = the target's position) so a neuron's edges differ.
+            attrs["taillabel"] = (
+                '<<table border="0" cellborder="0" cellpadding="1" bgcolor="#ffffff">'
+                f'<tr><td><font color="{color}">{_fmt(w)}</font></td></tr></table>>'
+            )
+            attrs["labeldistance"] = str(3 + 2 * (k % 3))
+            attrs["labelangle"] = "0"
         dot.edge(src, dst, **attrs)
 
     for li, (_, kernel, bias, _) in enumerate(dense):
-        for j in visible[li + 1]:
+        for k, j in enumerate(visible[li + 1]):
             for i in visible[li]:
-                weight_edge(nid(li, i), nid(li + 1, j), float(kernel[i, j]))
+                weight_edge(nid(li, i), nid(li + 1, j), float(kernel[i, j]), k)
             if show_bias:
-                weight_edge(f"bias{li}", nid(li + 1, j), 0.0 if bias is None else float(bias[j]))
+                b = 0.0 if bias is None else float(bias[j])
+                weight_edge(f"bias{li}", nid(li + 1, j), b, k)
         # the collapsed neurons: one faint dashed edge each way, for the shape of the picture
         if len(visible[li]) < widths[li] and len(visible[li + 1]) < widths[li + 1]:
             dot.edge(f"more{li}", f"more{li + 1}", style="dashed", color="#bbbbbb")
