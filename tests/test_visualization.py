@@ -748,6 +748,21 @@ def test_plot_network_keeps_neurons_in_order_when_rendered():
     assert [dot.label(n) for n in _circles(dot, 1)][-1] == "h12"
 
 
+def test_plot_network_nan_weight_keeps_the_scale_of_the_others():
+    model = mlp_231()
+    kernel, bias = model.layers[0].get_weights()
+    kernel[0, 0] = np.nan
+    model.layers[0].set_weights([kernel, bias])
+    edges = {(a, b): attrs for a, b, attrs in _weight_edges(Dot(plot_network(model, None).source))}
+    widths = {e: float(re.search(r"penwidth=([\d.]+)", attrs)[1]) for e, attrs in edges.items()}
+    assert all(math.isfinite(w) for w in widths.values())
+    # the largest finite |w| is 3 (x2 -> h2): thickest; |w| = 0.25 (x2 -> h1) thinner
+    assert widths[("n0_1", "n1_1")] == max(widths.values())
+    assert widths[("n0_1", "n1_0")] < widths[("n0_0", "n1_1")]
+    assert math.isnan(_edge_value(edges[("n0_0", "n1_0")]))
+    _check_colours(plot_network(model, None).source)
+
+
 def test_plot_network_needs_a_built_model():
     with pytest.raises(ValueError, match="build"):
         plot_network(Sequential([Dense(3), Dense(1)]), to_file=None)

@@ -675,17 +675,11 @@ def plot_network(
         for li in range(len(dense))
     )
     label_weights = show_weights and drawn <= 40
-    wmax = (
-        max(
-            [float(np.max(np.abs(k))) for _, k, _, _ in dense]
-            + (
-                [float(np.max(np.abs(b))) for _, _, b, _ in dense if b is not None and b.size]
-                if show_bias
-                else []
-            )
-        )
-        or 1.0
-    )
+    # the scale of colours and widths: the largest finite |w| (one NaN/inf from a
+    # diverged run must not wipe out the scale of every other weight)
+    scaled = [k for _, k, _, _ in dense]
+    scaled += [b for _, _, b, _ in dense if b is not None] if show_bias else []
+    wmax = max(float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)) for a in scaled) or 1.0
 
     dot = Graph(
         name=str(getattr(model, "name", "network")),
@@ -734,8 +728,10 @@ def plot_network(
 
     def weight_edge(src: str, dst: str, w: float, k: int) -> None:
         """An edge for weight w; k staggers its label (see below)."""
-        t = abs(w) / wmax
+        t = abs(w) / wmax if math.isfinite(w) else 1.0
         color = _mix(_FAINT, _POSITIVE if w >= 0 else _NEGATIVE, 0.25 + 0.75 * t)
+        if not math.isfinite(w):
+            color = "#000000"  # NaN/inf: black, whatever the sign
         attrs = {"color": color if show_weights else "#777777", "penwidth": f"{0.5 + 3.0 * t:.2f}"}
         if not show_weights:
             attrs["penwidth"] = "1"
