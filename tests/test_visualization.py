@@ -426,6 +426,25 @@ def test_100000_node_chain_collapses_without_recursion_error():
     assert all(_fields(dot.label(r)).get("name") != "start" for r in dot.records)
 
 
+def test_collapse_hides_the_values_farthest_from_the_output():
+    # root = tanh(near) + c10, where c10 = tanh^10(deep): near is 2 steps from the
+    # output, deep 11. Breadth-first, the 5 kept Values are root, tanh(near), c10,
+    # near and c9 (distances 0, 1, 1, 2, 2): near is kept, deep and c1..c8 hidden.
+    deep = Value(0.3, label="deep")
+    c = deep
+    for k in range(1, 11):
+        c = c.tanh()
+        c.label = f"c{k}"
+    near = Value(0.2, label="near")
+    root = near.tanh() + c
+    dot = Dot(draw_graph(root, max_nodes=5).source)
+    names = {_fields(dot.label(r)).get("name") for r in dot.records}
+    assert {"near", "c10", "c9"} <= names
+    assert not names & {"deep", "c1", "c8"}
+    # 14 Values in all (root, tanh(near), near, deep, c1..c10) - 5 shown
+    assert any(re.search(r"\.\.\. 9 more", dot.label(n)) for n in dot.nodes)
+
+
 def test_no_more_node_when_everything_fits():
     v = neuron()
     dot = Dot(draw_graph(v["o"], max_nodes=10).source)
