@@ -785,3 +785,10 @@ def test_plot_network_nan_weight_keeps_the_scale_of_the_others():
 def test_plot_network_needs_a_built_model():
     with pytest.raises(ValueError, match="build"):
         plot_network(Sequential([Dense(3), Dense(1)]), to_file=None)
+
+
+def test_draw_graph_is_exported_from_the_package():
+    import tinygrad_mlp
+    from tinygrad_mlp import utils
+
+    assert tinygrad_mlp.draw_graph is utils.draw_graph
