@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ def _pyplot() -> Any:
             'pip install "tinygrad_mlp[plot]" (or pip install matplotlib)'
         ) from exc
     # only switch when no figure machinery is in use yet (e.g. inside Jupyter, keep inline)
-    if "matplotlib.pyplot" not in __import__("sys").modules:
+    if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -137,8 +138,8 @@ def plot_history(
     return fig
 
 
-def _predict_proba(model: Any, grid: np.ndarray) -> np.ndarray:
-    """P(class 1) on each grid point (or the top-class index for several classes)."""
+def _predict_proba(model: Any, grid: np.ndarray) -> tuple[np.ndarray, int]:
+    """(P(class 1) per grid point, 2), or (the top-class index, n_classes) for several outputs."""
     predict = getattr(model, "predict", None)
     if predict is None:
         if not callable(model):
