@@ -1,6 +1,9 @@
 """tinygrad_mlp: an autograd engine and a Keras-style MLP library on NumPy."""
 
+from tinygrad_mlp import ops
 from tinygrad_mlp.engine import (
+    Context,
+    Function,
     Value,
     concatenate,
     detect_anomaly,
@@ -11,12 +14,15 @@ from tinygrad_mlp.engine import (
     stack,
     where,
 )
+from tinygrad_mlp.ops import *  # noqa: F403 - NumPy's op names: tinygrad_mlp.sin(x), ...
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Value",
-    "draw_graph",
+    "Function",
+    "Context",
+    "draw_graph",  # noqa: F405 - loaded on first use by __getattr__
     "concatenate",
     "detect_anomaly",
     "enable_grad",
@@ -26,6 +32,7 @@ __all__ = [
     "stack",
     "where",
     "__version__",
+    *ops.__all__,
 ]
 
 

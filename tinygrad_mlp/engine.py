@@ -23,8 +23,9 @@ Design notes (why it looks like this):
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from operator import attrgetter
 from typing import Any
 
@@ -32,6 +33,8 @@ import numpy as np
 
 __all__ = [
     "Value",
+    "Function",
+    "Context",
     "no_grad",
     "enable_grad",
     "is_grad_enabled",
@@ -42,43 +45,56 @@ __all__ = [
     "where",
 ]
 
-_GRAD_ENABLED = True
 _ANOMALY = False
 _new = object.__new__  # allocate a Value without running __init__ (ops set every slot)
 _SMALL = 4096  # arrays up to this many elements are cheaper to copy than to view
+_REPR_ELEMENTS = 64  # a repr shows every element up to this many, then a summary
 
 Number = int | float
 
 
 # ----------------------------------------------------------------------------
-# global switches
+# grad mode: per thread, as in PyTorch
+#
+# Each thread has its own switch. Reading a thread-local costs several times a
+# global read, and ``_make`` runs for every op, so a global count of the
+# threads that are inside ``no_grad``/``enable_grad``/a backward pass right now
+# guards it: while the count is 0 every thread records, and only otherwise is
+# the calling thread's own switch read.
 
-
-@contextmanager
-def no_grad() -> Iterator[None]:
-    """Record nothing inside the block: results have ``requires_grad=False``."""
-    global _GRAD_ENABLED
-    previous, _GRAD_ENABLED = _GRAD_ENABLED, False
-    try:
-        yield
-    finally:
-        _GRAD_ENABLED = previous
-
-
-@contextmanager
-def enable_grad() -> Iterator[None]:
-    """Record operations inside the block even within ``no_grad``."""
-    global _GRAD_ENABLED
-    previous, _GRAD_ENABLED = _GRAD_ENABLED, True
-    try:
-        yield
-    finally:
-        _GRAD_ENABLED = previous
+_mode = threading.local()
+_OVERRIDES = 0
+_overrides_lock = threading.Lock()
 
 
 def is_grad_enabled() -> bool:
-    """True when new operations are being recorded."""
-    return _GRAD_ENABLED
+    """True when new operations are being recorded in the calling thread."""
+    return _OVERRIDES == 0 or getattr(_mode, "enabled", True)
+
+
+@contextmanager
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    global _OVERRIDES
+    previous = getattr(_mode, "enabled", True)
+    with _overrides_lock:
+        _OVERRIDES += 1
+    _mode.enabled = enabled
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+        with _overrides_lock:
+            _OVERRIDES -= 1
+
+
+def no_grad() -> AbstractContextManager[None]:
+    """Record nothing inside the block (in this thread): results have ``requires_grad=False``."""
+    return _grad_mode(False)
+
+
+def enable_grad() -> AbstractContextManager[None]:
+    """Record operations inside the block (in this thread) even within ``no_grad``."""
+    return _grad_mode(True)
 
 
 @contextmanager
@@ -90,6 +106,27 @@ def detect_anomaly() -> Iterator[None]:
         yield
     finally:
         _ANOMALY = previous
+
+
+# ----------------------------------------------------------------------------
+# version counters: a backward through data changed after it was recorded raises
+#
+# ``_CLOCK`` counts writes to ``Value.data`` (assignment, and augmented
+# assignment such as ``w.data -= lr * w.grad``, which NumPy does in place).
+# A write stamps the Value with the new clock (``_version``); an op's output
+# remembers the clock at its creation (``_born``). A recorded op is stale when
+# its output or an input it read carries a stamp newer than its birth. In the
+# common case no write happened since any node of the graph was made (every
+# node was born at the current clock) and the walk checks nothing more.
+
+_CLOCK = 0
+
+
+def _set_data(self: Value, data: Any) -> None:
+    global _CLOCK
+    _CLOCK += 1
+    self._data = data
+    self._version = _CLOCK
 
 
 def _check_finite(data: Any, what: str) -> None:
@@ -107,7 +144,7 @@ def _check_finite(data: Any, what: str) -> None:
 
 def _raw(x: Any) -> Any:
     """The plain float/array behind ``x`` (used for masks, which carry no gradient)."""
-    return x.data if isinstance(x, Value) else x
+    return x._data if isinstance(x, Value) else x
 
 
 def _mask(condition: Any, like: Any) -> Any:
@@ -203,11 +240,38 @@ def _unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+    """``axis`` as a tuple of non-negative axes; out of range or repeated raises like NumPy.
+
+    As in PyTorch, a 0-d tensor (or a scalar Value) accepts ``axis`` 0 and -1,
+    which reduce over nothing.
+    """
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int):
-        axis = (axis,)
-    return tuple(a % ndim if ndim else a for a in axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if ndim == 0:
+        for a in axes:
+            if a not in (0, -1):
+                raise np.exceptions.AxisError(
+                    f"axis {a} is out of bounds for a 0-d Value (which accepts 0 and -1)"
+                )
+        return ()
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"axis must be an integer or a tuple of integers, received {a!r}")
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(int(a), ndim)
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {axis!r}")
+    return tuple(out)
+
+
+def _one_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+    """A single axis for softmax-like ops, normalised like ``_normalize_axis``."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"axis must be an integer, received {axis!r}")
+    return _normalize_axis(axis, ndim)
 
 
 # ----------------------------------------------------------------------------
@@ -224,16 +288,43 @@ def _mul_bw(g, out, ctx, a, b):
     return g * b, g * a
 
 
+def _identity_bw(g, out, ctx, a):
+    return (g,)
+
+
 def _neg_bw(g, out, ctx, a):
     return (-g,)
 
 
 def _pow_bw(g, out, ctx, a, b):
-    """d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b ln a."""
+    """d(a^b)/da = b a^(b-1) (0 where b = 0);  d(a^b)/db = a^b ln a (0 where a = 0, b >= 0).
+
+    The two exceptions are PyTorch's: they replace 0 * inf and 0 * -inf by the
+    limits of the derivative (x^0 is constant; 0^b is 0 for every b > 0).
+    """
     need_a, need_b = ctx
-    ga = g * b * _pow_any(a, b - 1.0) if need_a else None
-    gb = g * out * _log_any(a) if need_b else None
+    ra, rb = _raw(a), _raw(b)
+    if type(ra) is float and type(rb) is float:  # the scalar path: no NumPy warnings to mute
+        return _pow_grads(g, out, a, b, ra, rb, need_a, need_b)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return _pow_grads(g, out, a, b, ra, rb, need_a, need_b)
+
+
+def _pow_grads(g, out, a, b, ra, rb, need_a, need_b):
+    ga = _zero_where(rb == 0, g * b * _pow_any(a, b - 1.0)) if need_a else None
+    gb = _zero_where((ra == 0) & (rb >= 0), g * out * _log_any(a)) if need_b else None
     return ga, gb
+
+
+def _zero_where(condition: Any, x: Any) -> Any:
+    """0 where ``condition`` holds, else ``x`` (selected, so an inf or NaN there is dropped)."""
+    if type(condition) is bool or isinstance(condition, np.bool_):
+        return (0.0 * x if isinstance(x, Value) else 0.0) if condition else x
+    if not condition.any():
+        return x
+    if isinstance(x, Value):
+        return where(condition, 0.0, x)
+    return np.where(condition, 0.0, x).astype(np.result_type(x), copy=False)
 
 
 def _pow_any(a: Any, b: Any) -> Any:
@@ -376,7 +467,10 @@ def _max_bw(g, out, ctx, a):
         keep = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
         m = m.reshape(keep)
         g = g.reshape(keep)
-    hit = (x == m).astype(x.dtype)
+    hit = x == m
+    if m.dtype.kind == "f" and np.isnan(m).any():  # as PyTorch: the gradient goes to the NaN
+        hit |= np.isnan(x) & np.isnan(m)
+    hit = hit.astype(x.dtype)
     hit /= hit.sum(axis=axes, keepdims=True)
     return (g * hit,)
 
@@ -397,7 +491,7 @@ def _getitem_bw(g, out, ctx, a):
 def _scatter(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
     """Place ``g`` at ``index`` in zeros of ``shape`` (adding repeats): the adjoint of indexing."""
     if isinstance(g, Value):
-        return Value._make(_np_scatter(g.data, index, shape), (g,), "scatter", _scatter_bw, index)
+        return Value._make(_np_scatter(g._data, index, shape), (g,), "scatter", _scatter_bw, index)
     return _np_scatter(g, index, shape)
 
 
@@ -453,6 +547,35 @@ def _where_bw(g, out, ctx, a, b):
     return g * m, g * (1.0 - m)
 
 
+# rules that use ``out`` only for its shape and dtype, if at all: changing such an
+# op's own result afterwards cannot make its gradient wrong (the rest read it)
+_RULES_NOT_READING_OUTPUT = frozenset(
+    {
+        _add_bw,
+        _identity_bw,
+        _mul_bw,
+        _neg_bw,
+        _matmul_bw,
+        _log_bw,
+        _abs_bw,
+        _relu_bw,
+        _leaky_relu_bw,
+        _softplus_bw,
+        _clip_bw,
+        _sum_bw,
+        _mean_bw,
+        _broadcast_bw,
+        _reshape_bw,
+        _transpose_bw,
+        _getitem_bw,
+        _scatter_bw,
+        _concat_bw,
+        _stack_bw,
+        _where_bw,
+    }
+)
+
+
 # ----------------------------------------------------------------------------
 # the Value type
 
@@ -463,19 +586,26 @@ def _as_data(data: Any, dtype: Any = None) -> Any:
     Giving a ``dtype`` always makes a tensor (a number becomes a 0-d array).
     """
     if isinstance(data, Value):
-        data = data.data
+        data = data._data
     if dtype is None:
         if type(data) is float:
             return data
         if isinstance(data, (bool, int, float)) and not isinstance(data, np.generic):
             return float(data)
     arr = np.asarray(data, dtype=dtype)
-    if dtype is None and arr.dtype.kind not in "fc":
+    if arr.dtype.kind == "c":
+        raise TypeError(
+            f"Value holds real numbers; received complex data (dtype {arr.dtype}). "
+            "Pass the real and imaginary parts as separate Values."
+        )
+    if dtype is None and arr.dtype.kind != "f":
         if arr.dtype.kind not in "biu":
             raise TypeError(
                 f"Value expects a number or a numeric array, received dtype {arr.dtype}"
             )
         arr = arr.astype(np.float64)
+    elif arr.dtype.kind != "f":
+        raise TypeError(f"Value holds floating-point data; received dtype={arr.dtype}")
     return arr
 
 
@@ -495,7 +625,9 @@ class Value:
     """
 
     __slots__ = (
-        "data",
+        "_data",
+        "_version",
+        "_born",
         "grad",
         "requires_grad",
         "label",
@@ -508,11 +640,20 @@ class Value:
     )
     __array_ufunc__ = None  # ndarray <op> Value defers to Value's reflected operators
 
+    data = property(
+        attrgetter("_data"),
+        _set_data,
+        doc="The value: a Python float (scalar) or an ndarray (tensor). Assigning "
+        "it, in place or not, makes a later backward through ops that recorded "
+        "the old data raise.",
+    )
+
     def __init__(
         self, data: Any, requires_grad: bool = True, label: str = "", dtype: Any = None
     ) -> None:
-        self.data = _as_data(data, dtype)
-        self.grad = 0.0 if type(self.data) is float else None
+        self._data = _as_data(data, dtype)
+        self._version = self._born = _CLOCK
+        self.grad = 0.0 if type(self._data) is float else None
         self.requires_grad = bool(requires_grad)
         self.label = label
         self._op = ""
@@ -536,13 +677,14 @@ class Value:
         else:
             data = np.asarray(data)
             out.grad = None
-        out.data = data
+        out._data = data
+        out._version = out._born = _CLOCK
         out.label = ""
         out._op = op
         out._acc = None
         if _ANOMALY:
             _check_finite(data, f"operation '{op}'")
-        if _GRAD_ENABLED:
+        if _OVERRIDES == 0 or getattr(_mode, "enabled", True):
             for p in parents:
                 if p.requires_grad:
                     out.requires_grad = True
@@ -561,24 +703,24 @@ class Value:
     @property
     def shape(self) -> tuple[int, ...]:
         """``()`` for scalars, the array's shape for tensors."""
-        return () if type(self.data) is float else self.data.shape
+        return () if type(self._data) is float else self._data.shape
 
     @property
     def ndim(self) -> int:
-        return 0 if type(self.data) is float else self.data.ndim
+        return 0 if type(self._data) is float else self._data.ndim
 
     @property
     def size(self) -> int:
-        return 1 if type(self.data) is float else self.data.size
+        return 1 if type(self._data) is float else self._data.size
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(np.float64) if type(self.data) is float else self.data.dtype
+        return np.dtype(np.float64) if type(self._data) is float else self._data.dtype
 
     @property
     def is_scalar(self) -> bool:
         """True for a micrograd-style scalar Value (``.data`` is a Python float)."""
-        return type(self.data) is float
+        return type(self._data) is float
 
     @property
     def is_leaf(self) -> bool:
@@ -596,42 +738,68 @@ class Value:
         return self._parents
 
     def __len__(self) -> int:
-        if type(self.data) is float:
+        if type(self._data) is float:
             raise TypeError("len() of a scalar Value")
-        return len(self.data)
+        return len(self._data)
 
     def item(self) -> float:
         """The value as a Python float (tensors must hold exactly one element)."""
-        if type(self.data) is float:
-            return self.data
-        if self.data.size != 1:
+        if type(self._data) is float:
+            return self._data
+        if self._data.size != 1:
             raise ValueError(
-                f"item() needs a Value with one element, received shape {self.data.shape}"
+                f"item() needs a Value with one element, received shape {self._data.shape}"
             )
-        return float(self.data.reshape(()))
+        return float(self._data.reshape(()))
 
     def __float__(self) -> float:
         return self.item()
 
+    def __int__(self) -> int:
+        return int(self.item())
+
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (a 0-d array for scalars)."""
-        return np.asarray(self.data)
+        return np.asarray(self._data)
 
     def tolist(self) -> Any:
-        return self.data if type(self.data) is float else self.data.tolist()
+        return self._data if type(self._data) is float else self._data.tolist()
 
     def __repr__(self) -> str:
+        """The data as NumPy prints it (summarised past 64 elements), then what else is set.
+
+        >>> Value(np.array([[0.25, -1.5], [3.0, 4.0]]))
+        Value([[ 0.25, -1.5 ],
+               [ 3.  ,  4.  ]], requires_grad=True)
+        """
         name = f", label={self.label!r}" if self.label else ""
-        if type(self.data) is float:
-            return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{name})"
-        op = f", op={self._op!r}" if self._op else ""
-        return f"Value(shape={self.data.shape}, dtype={self.data.dtype}{op}{name})"
+        data = self._data
+        if type(data) is float:
+            return f"Value(data={data!r}, grad={self.grad!r}{name})"
+        small = data.size <= _REPR_ELEMENTS
+        body = np.array2string(
+            data,
+            separator=", ",
+            prefix="Value(",
+            floatmode="unique" if small else "maxprec",
+            precision=None if small else 4,
+            threshold=_REPR_ELEMENTS,
+            edgeitems=3,
+        )
+        extras = "" if small else f", shape={data.shape}"
+        if data.dtype != np.float64:
+            extras += f", dtype={data.dtype}"
+        if self.requires_grad:
+            extras += ", requires_grad=True"
+        if self._op:
+            extras += f", op={self._op!r}"
+        return f"Value({body}{extras}{name})"
 
     # -- graph control ---------------------------------------------------------
 
     def detach(self) -> Value:
         """The same data, cut from the graph (no gradient flows through it)."""
-        return Value(self.data, requires_grad=False, label=self.label)
+        return Value(self._data, requires_grad=False, label=self.label)
 
     def requires_grad_(self, flag: bool = True) -> Value:
         self.requires_grad = bool(flag)
@@ -639,7 +807,7 @@ class Value:
 
     def zero_grad(self) -> None:
         """Reset this Value's gradient (0.0 for scalars, zeros for tensors)."""
-        self.grad = 0.0 if type(self.data) is float else np.zeros_like(self.data)
+        self.grad = 0.0 if type(self._data) is float else np.zeros_like(self._data)
 
     def backward(self, grad: Any = None, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(v) into ``v.grad`` for every Value ``v`` upstream.
@@ -668,10 +836,10 @@ class Value:
             if type(g) is float and type(current) is float:  # the scalar fast path
                 node.grad = current + g if current else g
                 continue
-            if type(node.data) is not float and not isinstance(g, Value):
+            if type(node._data) is not float and not isinstance(g, Value):
                 # a leaf's gradient is its own array (an op may hand the same array
                 # to several inputs); intermediate gradients are kept as they come
-                g = np.array(g, dtype=node.data.dtype) if node._backward is None else np.asarray(g)
+                g = np.array(g, dtype=node._data.dtype) if node._backward is None else np.asarray(g)
             current = node.grad
             if current is None or (type(current) is float and current == 0.0):
                 node.grad = g
@@ -693,17 +861,17 @@ class Value:
 
     def _seed(self, grad: Any, create_graph: bool) -> Any:
         if grad is None:
-            seed = 1.0 if type(self.data) is float else np.ones_like(self.data)
+            seed = 1.0 if type(self._data) is float else np.ones_like(self._data)
         else:
-            seed = grad.data if isinstance(grad, Value) else grad
-            if type(self.data) is float:
+            seed = grad._data if isinstance(grad, Value) else grad
+            if type(self._data) is float:
                 seed = float(np.asarray(seed).reshape(()))
             else:
-                seed = np.asarray(seed, dtype=self.data.dtype)
-                if seed.shape != self.data.shape:
+                seed = np.asarray(seed, dtype=self._data.dtype)
+                if seed.shape != self._data.shape:
                     raise ValueError(
                         f"backward() received a grad of shape {seed.shape}, "
-                        f"expected the Value's shape {self.data.shape}"
+                        f"expected the Value's shape {self._data.shape}"
                     )
         if create_graph:
             return grad if isinstance(grad, Value) else Value(seed, requires_grad=False)
@@ -713,20 +881,20 @@ class Value:
 
     def __add__(self, other: Any) -> Value:
         other = other if type(other) is Value else _const(other)
-        return Value._make(self.data + other.data, (self, other), "+", _add_bw)
+        return Value._make(self._data + other._data, (self, other), "+", _add_bw)
 
     def __radd__(self, other: Any) -> Value:
         return _const(other) + self
 
     def __mul__(self, other: Any) -> Value:
         other = other if type(other) is Value else _const(other)
-        return Value._make(self.data * other.data, (self, other), "*", _mul_bw)
+        return Value._make(self._data * other._data, (self, other), "*", _mul_bw)
 
     def __rmul__(self, other: Any) -> Value:
         return _const(other) * self
 
     def __neg__(self) -> Value:
-        return Value._make(-self.data, (self,), "neg", _neg_bw)
+        return Value._make(-self._data, (self,), "neg", _neg_bw)
 
     def __sub__(self, other: Any) -> Value:
         if type(other) is not Value:
@@ -750,7 +918,7 @@ class Value:
     def __pow__(self, other: Any) -> Value:
         """a ** b, with gradients to both the base and (if it is a Value) the exponent."""
         other = other if type(other) is Value else _const(other)
-        data = _pow_any(self.data, other.data)
+        data = _pow_any(self._data, other._data)
         ctx = (self.requires_grad, other.requires_grad)
         return Value._make(data, (self, other), "**", _pow_bw, ctx)
 
@@ -760,7 +928,7 @@ class Value:
     def __matmul__(self, other: Any) -> Value:
         """Matrix product with NumPy's rules (1-D operands, batch broadcasting)."""
         other = other if type(other) is Value else _const(other)
-        a, b = self.data, other.data
+        a, b = self._data, other._data
         if type(a) is float or type(b) is float:
             raise ValueError("@ needs tensors with at least one dimension, received a scalar Value")
         ka = a.shape[-1]
@@ -779,16 +947,16 @@ class Value:
     # comparisons give plain booleans/arrays: they carry no gradient.
     # ``==`` keeps identity semantics so Values can live in sets and dicts.
     def __lt__(self, other: Any) -> Any:
-        return self.data < _raw(other)
+        return self._data < _raw(other)
 
     def __le__(self, other: Any) -> Any:
-        return self.data <= _raw(other)
+        return self._data <= _raw(other)
 
     def __gt__(self, other: Any) -> Any:
-        return self.data > _raw(other)
+        return self._data > _raw(other)
 
     def __ge__(self, other: Any) -> Any:
-        return self.data >= _raw(other)
+        return self._data >= _raw(other)
 
     __hash__ = object.__hash__
 
@@ -796,11 +964,11 @@ class Value:
 
     def exp(self) -> Value:
         """e^x;  d/dx e^x = e^x."""
-        return Value._make(_np_exp(self.data), (self,), "exp", _exp_bw)
+        return Value._make(_np_exp(self._data), (self,), "exp", _exp_bw)
 
     def log(self) -> Value:
         """Natural log (nan/-inf outside its domain, like NumPy);  d/dx ln x = 1/x."""
-        x = self.data
+        x = self._data
         if type(x) is float:
             data = _log(x)
         else:
@@ -814,35 +982,35 @@ class Value:
 
     def abs(self) -> Value:
         """|x|;  d/dx |x| = sign(x) (0 at 0)."""
-        return Value._make(abs(self.data), (self,), "abs", _abs_bw)
+        return Value._make(abs(self._data), (self,), "abs", _abs_bw)
 
     __abs__ = abs
 
     def tanh(self) -> Value:
         """tanh(x);  d/dx tanh(x) = 1 - tanh(x)^2."""
-        x = self.data
+        x = self._data
         data = math.tanh(x) if type(x) is float else np.tanh(x)
         return Value._make(data, (self,), "tanh", _tanh_bw)
 
     def sigmoid(self) -> Value:
         """sigma(x) = 1 / (1 + e^-x), stable for large |x|;  sigma' = sigma (1 - sigma)."""
-        return Value._make(_np_sigmoid(self.data), (self,), "sigmoid", _sigmoid_bw)
+        return Value._make(_np_sigmoid(self._data), (self,), "sigmoid", _sigmoid_bw)
 
     def relu(self) -> Value:
         """max(0, x);  gradient 1 where x > 0, else 0."""
-        x = self.data
-        data = (x if x > 0 else 0.0) if type(x) is float else np.maximum(x, 0)
+        x = self._data
+        data = (0.0 if x <= 0.0 else x) if type(x) is float else np.maximum(x, 0)
         return Value._make(data, (self,), "relu", _relu_bw)
 
     def leaky_relu(self, alpha: float = 0.01) -> Value:
         """x for x > 0, alpha x otherwise (Keras' LeakyReLU uses alpha=0.3; PyTorch 0.01)."""
-        x = self.data
+        x = self._data
         data = (x if x > 0 else alpha * x) if type(x) is float else np.where(x > 0, x, alpha * x)
         return Value._make(data, (self,), "leaky_relu", _leaky_relu_bw, float(alpha))
 
     def elu(self, alpha: float = 1.0) -> Value:
         """x for x > 0, alpha (e^x - 1) otherwise."""
-        x = self.data
+        x = self._data
         if type(x) is float:
             data = x if x > 0 else alpha * math.expm1(x)
         else:
@@ -855,7 +1023,7 @@ class Value:
 
     def softplus(self) -> Value:
         """log(1 + e^x) computed as max(x, 0) + log1p(e^-|x|);  d/dx = sigma(x)."""
-        x = self.data
+        x = self._data
         if type(x) is float:
             data = max(x, 0.0) + math.log1p(math.exp(-abs(x)))
         else:
@@ -864,7 +1032,7 @@ class Value:
 
     def clip(self, min: float | None = None, max: float | None = None) -> Value:
         """Limit to [min, max]; the gradient passes only where the input lies inside."""
-        x = self.data
+        x = self._data
         if type(x) is float:
             data = x
             if min is not None and data < min:
@@ -879,23 +1047,33 @@ class Value:
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Value:
         """Sum over ``axis`` (all axes by default); the gradient is broadcast back."""
-        x = self._tensor_data("sum")
+        x = self._data
+        if type(x) is float:
+            return self._scalar_reduction("sum", axis)
         axes = _normalize_axis(axis, x.ndim)
         data = x.sum(axis=axes, keepdims=keepdims)
         return Value._make(data, (self,), "sum", _sum_bw, (axes, keepdims))
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> Value:
         """Sum divided by the number of elements summed."""
-        x = self._tensor_data("mean")
+        x = self._data
+        if type(x) is float:
+            return self._scalar_reduction("mean", axis)
         axes = _normalize_axis(axis, x.ndim)
-        scale = 1.0 / max(math.prod([x.shape[a] for a in axes]), 1)
+        count = math.prod([x.shape[a] for a in axes])
+        if count == 0:  # NumPy's answer and warning: NaN, "Mean of empty slice"
+            data = np.mean(x, axis=axes, keepdims=keepdims)
+            return Value._make(data, (self,), "mean", _mean_bw, (axes, keepdims, math.nan))
+        scale = 1.0 / count
         # one node rather than sum then multiply: losses take a mean or two per batch
         data = x.sum(axis=axes, keepdims=keepdims) * scale
         return Value._make(data, (self,), "mean", _mean_bw, (axes, keepdims, scale))
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Value:
         """Largest element over ``axis``; ties share the gradient equally."""
-        x = self._tensor_data("max")
+        x = self._data
+        if type(x) is float:
+            return self._scalar_reduction("max", axis)
         axes = _normalize_axis(axis, x.ndim)
         data = x.max(axis=axes, keepdims=keepdims)
         return Value._make(data, (self,), "max", _max_bw, (axes, keepdims))
@@ -906,7 +1084,9 @@ class Value:
 
     def logsumexp(self, axis: Any = -1, keepdims: bool = False) -> Value:
         """log sum e^x, stabilised by subtracting the max;  d/dx = softmax(x)."""
-        x = self._tensor_data("logsumexp")
+        x = self._data
+        if type(x) is float:
+            return self._scalar_reduction("logsumexp", axis)
         axes = _normalize_axis(axis, x.ndim)
         data = _np_logsumexp(x, axes, keepdims)
         return Value._make(data, (self,), "logsumexp", _logsumexp_bw, (axes, keepdims))
@@ -914,10 +1094,12 @@ class Value:
     def softmax(self, axis: int = -1) -> Value:
         """e^x / sum e^x along ``axis`` (max-shifted: no overflow)."""
         x = self._tensor_data("softmax")
+        axis = _one_axis(axis, x.ndim)
         return Value._make(_np_softmax(x, axis), (self,), "softmax", _softmax_bw, axis)
 
     def log_softmax(self, axis: int = -1) -> Value:
         """x - logsumexp(x): finite even where softmax underflows to 0."""
+        _one_axis(axis, self.ndim)
         return self - self.logsumexp(axis=axis, keepdims=True)
 
     def reshape(self, *shape: Any) -> Value:
@@ -948,13 +1130,18 @@ class Value:
     def __getitem__(self, index: Any) -> Value:
         x = self._tensor_data("indexing")
         if isinstance(index, Value):
-            index = index.data
+            index = index._data
         if isinstance(index, tuple):
-            index = tuple(i.data if isinstance(i, Value) else i for i in index)
+            index = tuple(i._data if isinstance(i, Value) else i for i in index)
         return Value._make(x[index], (self,), "getitem", _getitem_bw, index)
 
+    def _scalar_reduction(self, op: str, axis: Any) -> Value:
+        """A reduction of a scalar Value is the Value itself (axis None, 0 or -1)."""
+        _normalize_axis(axis, 0)
+        return Value._make(self._data, (self,), op, _identity_bw)
+
     def _tensor_data(self, what: str) -> np.ndarray:
-        x = self.data
+        x = self._data
         if type(x) is float:
             raise TypeError(f"{what} needs a tensor Value; this is a scalar Value ({x!r})")
         return x
@@ -967,11 +1154,12 @@ def _const(x: Any) -> Value:
     """Wrap a number or array as a Value that needs no gradient."""
     v = _new(Value)
     if type(x) is float:  # the common case: a plain number in scalar arithmetic
-        v.data = x
+        v._data = x
         v.grad = 0.0
     else:
-        v.data = _as_data(x)
-        v.grad = 0.0 if type(v.data) is float else None
+        v._data = _as_data(x)
+        v.grad = 0.0 if type(v._data) is float else None
+    v._version = v._born = _CLOCK
     v.requires_grad = False
     v.label = ""
     v._op = ""
@@ -987,6 +1175,176 @@ def _as_value(x: Any) -> Value:
 
 
 # ----------------------------------------------------------------------------
+# users' own operations
+
+
+class Context:
+    """What ``forward`` leaves for ``backward`` (PyTorch's ``ctx``).
+
+    ``save_for_backward(*xs)`` keeps inputs or the output; ``backward`` reads
+    them back as Values from ``saved_values``. ``needs_input_grad`` has one
+    flag per argument of ``forward``. Any other attribute may be set freely
+    (``ctx.axis = axis``).
+    """
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_input_grad = needs_input_grad
+        self._saved: tuple[Any, ...] = ()
+        self._live: dict[int, Value] | None = None
+
+    def save_for_backward(self, *xs: Any) -> None:
+        """Keep ``xs`` (the data ``forward`` received or returned) for ``backward``."""
+        self._saved = xs
+
+    @property
+    def saved_values(self) -> tuple[Any, ...]:
+        """The saved data as Values: under ``create_graph=True`` the graph's own Values.
+
+        Saving an input or the output (the very object ``forward`` received or
+        returned) connects it to the graph, so a ``backward`` written with Value
+        operations can itself be differentiated; anything else is a constant.
+        """
+        live = self._live
+        if live is None:
+            raise RuntimeError("saved_values can be read only inside backward()")
+        saved = []
+        for x in self._saved:
+            if x is not None and not isinstance(x, Value):
+                v = live.get(id(x))
+                x = _const(x) if v is None else v
+            saved.append(x)
+        return tuple(saved)
+
+    saved_tensors = saved_values  # PyTorch's name
+
+
+class Function:
+    """Base class of an operation with its own gradient, shaped like ``torch.autograd.Function``.
+
+    Subclasses give two static methods and are called through ``apply``:
+
+    * ``forward(ctx, *args)`` receives the data of Value arguments (floats or
+      ndarrays; anything else as given) and returns the result's data;
+    * ``backward(ctx, *grad_outputs)`` receives d(loss)/d(result) as a Value and
+      returns one gradient per argument of ``forward`` (``None`` where there is
+      none). Gradients of broadcast inputs may keep the broadcast shape: the
+      engine sums them back. Written with Value operations, it can itself be
+      differentiated (``create_graph=True``).
+
+    >>> class Cube(Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x**3
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_values
+    ...         return g * 3 * x**2          # d/dx x^3 = 3 x^2
+    >>> x = Value(2.0)
+    >>> Cube.apply(x).backward(); x.grad
+    12.0
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any) -> Any:
+        raise NotImplementedError("a Function subclass defines forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: Context, *grad_outputs: Any) -> Any:
+        raise NotImplementedError("a Function subclass defines backward(ctx, *grad_outputs)")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Value:
+        """Run ``forward`` on the arguments' data and record the result in the graph."""
+        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
+        parents = tuple(args[i] for i in positions)
+        ctx = Context(tuple(isinstance(a, Value) and a.requires_grad for a in args))
+        ctx._function = cls
+        ctx._positions = positions
+        ctx._nargs = len(args)
+        raw = [a._data if isinstance(a, Value) else a for a in args]
+        with no_grad():
+            out = cls.forward(ctx, *raw)
+        if isinstance(out, Value):
+            out = out._data
+        ctx._returned = out  # saving this object saves the output (see saved_values)
+        if isinstance(out, (tuple, list)):
+            raise TypeError(
+                f"{cls.__name__}.forward returned a {type(out).__name__}; a Function "
+                "returns one result (a number or an array)"
+            )
+        try:
+            data = _as_data(out)
+            if (
+                type(data) is not float
+                and data.ndim == 0
+                and parents
+                and not any(type(p._data) is not float for p in parents)
+            ):  # NumPy answers a float input with a NumPy scalar: keep scalars scalar
+                data = float(data)
+        except TypeError as error:
+            raise TypeError(
+                f"{cls.__name__}.forward returned {type(out).__name__}: {error}"
+            ) from None
+        return Value._make(data, parents, cls.__name__, _function_bw, ctx)
+
+
+def _function_bw(g, out, ctx, *inputs):
+    """The engine's rule for a ``Function``: call its ``backward`` with Values, check its answer."""
+    cls = ctx._function
+    graph = isinstance(g, Value)  # create_graph: the backward is recorded
+    live = {}
+    values = inputs if graph else tuple(_const(x) for x in inputs)
+    out_value = out if graph else _const(out)
+    live[id(out_value._data)] = live[id(ctx._returned)] = out_value
+    for v in values:
+        live[id(v._data)] = v
+    ctx._live = live
+    try:
+        grads = cls.backward(ctx, g if graph else _const(g))
+    finally:
+        ctx._live = None
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != ctx._nargs:
+        raise RuntimeError(
+            f"{cls.__name__}.backward returned {len(grads)} gradient(s), expected "
+            f"{ctx._nargs} (one per argument of forward, None where there is none)"
+        )
+    result = []
+    for k, i in enumerate(ctx._positions):
+        gi = grads[i]
+        if gi is not None:
+            gi = _conform_function_grad(cls, i, gi, values[k], graph)
+        result.append(gi)
+    return tuple(result)
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _conform_function_grad(cls: type, index: int, gi: Any, value: Value, graph: bool) -> Any:
+    if isinstance(gi, Value):
+        if not graph:
+            gi = gi._data
+    elif graph:
+        gi = _const(gi)
+    else:
+        gi = _as_data(gi)
+    gshape, shape = np.shape(_raw(gi)), value.shape
+    if gshape != shape and not _broadcasts_to(shape, gshape):
+        raise RuntimeError(
+            f"{cls.__name__}.backward returned a gradient of shape {gshape} for argument "
+            f"{index}, which has shape {shape} (expected that shape or one it broadcasts to)"
+        )
+    return gi
+
+
+# ----------------------------------------------------------------------------
 # functions of several Values
 
 
@@ -995,7 +1353,7 @@ def concatenate(values: Sequence[Any], axis: int = 0) -> Value:
     vs = tuple(_as_value(v) for v in values)
     if not vs:
         raise ValueError("concatenate needs at least one Value")
-    datas = [np.atleast_1d(v.data) for v in vs]
+    datas = [np.atleast_1d(v._data) for v in vs]
     data = np.concatenate(datas, axis=axis)
     axis = axis % data.ndim
     bounds, start = [], 0
@@ -1010,7 +1368,7 @@ def stack(values: Sequence[Any], axis: int = 0) -> Value:
     vs = tuple(_as_value(v) for v in values)
     if not vs:
         raise ValueError("stack needs at least one Value")
-    data = np.stack([np.asarray(v.data) for v in vs], axis=axis)
+    data = np.stack([np.asarray(v._data) for v in vs], axis=axis)
     return Value._make(data, vs, "stack", _stack_bw, axis % data.ndim)
 
 
@@ -1018,7 +1376,7 @@ def where(condition: Any, a: Any, b: Any) -> Value:
     """Elementwise ``a`` where ``condition`` holds, else ``b``; the gradient follows the choice."""
     a, b = _as_value(a), _as_value(b)
     cond = np.asarray(_raw(condition), dtype=bool)
-    data = np.where(cond, a.data, b.data)
+    data = np.where(cond, a._data, b._data)
     return Value._make(data, (a, b), "where", _where_bw, cond)
 
 
@@ -1032,12 +1390,15 @@ def _topological_order(root: Value) -> list[Value]:
     A node is pushed, then a ``None`` marker, then its parents; when the marker
     comes back off the stack every parent is finished, so the node is appended
     (post-order). Only flat list pushes: no per-node iterator or tuple objects,
-    which keeps the garbage collector out of large graphs.
+    which keeps the garbage collector out of large graphs. Recorded data that
+    was changed since is caught here, before any gradient is computed.
     """
     order: list[Value] = []
     seen: set[Value] = set()
     stack: list[Value | None] = [root]
     push, pop, visit = stack.append, stack.pop, seen.add
+    clock = _CLOCK
+    stale = False
     while stack:
         node = pop()
         if node is None:  # all parents of the node below the marker are done
@@ -1050,27 +1411,49 @@ def _topological_order(root: Value) -> list[Value]:
         if not parents:  # a leaf waits for nothing
             order.append(node)
             continue
+        if node._born != clock:  # some data was written since this node was made
+            stale = True
         push(node)
         push(None)
         for p in parents:
             if p.requires_grad and p not in seen:
                 push(p)
+    if stale:
+        _check_versions(order)
     return order
+
+
+def _check_versions(order: list[Value]) -> None:
+    """Raise if an op's input, or its output where its rule reads it, changed after recording."""
+    for node in order:
+        parents = node._parents
+        if not parents:
+            continue
+        born = node._born
+        if node._version > born and node._backward not in _RULES_NOT_READING_OUTPUT:
+            _raise_modified(node, node, "its result")
+        for p in parents:
+            if p._version > born:
+                _raise_modified(node, p, "an input")
+
+
+def _raise_modified(node: Value, changed: Value, which: str) -> None:
+    raise RuntimeError(
+        f"backward() through operation '{node._op}' needs {which}, {changed!r}, whose "
+        "data was assigned after the operation recorded it (.data = ... or an in-place "
+        "update such as .data -= ...); the gradient would use the new data and be wrong. "
+        "Run the forward pass again after changing .data (as a training step does)."
+    )
 
 
 def _backprop(root: Value, order: list[Value], seed: Any, create_graph: bool) -> None:
     """Fill ``node._acc`` with d(root)/d(node) for every node in ``order``."""
-    global _GRAD_ENABLED
     root._acc = seed
-    # the same switch as no_grad()/enable_grad(), without a context manager per call
-    previous, _GRAD_ENABLED = _GRAD_ENABLED, bool(create_graph)
-    try:
+    with _grad_mode(bool(create_graph)):
         if create_graph or _ANOMALY:
             _backprop_general(order, create_graph)
         else:
             _backprop_fast(order)
-    finally:
-        _GRAD_ENABLED = previous
 
 
 def _backprop_general(order: list[Value], create_graph: bool) -> None:
@@ -1084,12 +1467,12 @@ def _backprop_general(order: list[Value], create_graph: bool) -> None:
         if create_graph:
             grads = rule(g, node, node._ctx, *parents)
         else:
-            grads = rule(g, node.data, node._ctx, *map(_data_of, parents))
+            grads = rule(g, node._data, node._ctx, *map(_data_of, parents))
         for p, pg in zip(parents, grads, strict=True):
             if pg is None or not p.requires_grad:
                 continue
-            if type(pg) is not float or type(p.data) is not float:
-                pg = _conform(pg, p.data, create_graph)
+            if type(pg) is not float or type(p._data) is not float:
+                pg = _conform(pg, p._data, create_graph)
             if _ANOMALY:
                 _check_finite(_raw(pg), f"the gradient of operation '{node._op}'")
             acc = p._acc
@@ -1110,31 +1493,31 @@ def _backprop_fast(order: list[Value]) -> None:
         parents = node._parents
         if len(parents) == 2:
             a, b = parents
-            ga, gb = rule(g, node.data, node._ctx, a.data, b.data)
+            ga, gb = rule(g, node._data, node._ctx, a._data, b._data)
             if ga is not None and a.requires_grad:
-                if type(ga) is not float or type(a.data) is not float:
-                    ga = _conform(ga, a.data, False)
+                if type(ga) is not float or type(a._data) is not float:
+                    ga = _conform(ga, a._data, False)
                 acc = a._acc
                 a._acc = ga if acc is None else acc + ga
             if gb is not None and b.requires_grad:
-                if type(gb) is not float or type(b.data) is not float:
-                    gb = _conform(gb, b.data, False)
+                if type(gb) is not float or type(b._data) is not float:
+                    gb = _conform(gb, b._data, False)
                 acc = b._acc
                 b._acc = gb if acc is None else acc + gb
         elif len(parents) == 1:
             (a,) = parents
-            (ga,) = rule(g, node.data, node._ctx, a.data)
+            (ga,) = rule(g, node._data, node._ctx, a._data)
             if ga is not None and a.requires_grad:
-                if type(ga) is not float or type(a.data) is not float:
-                    ga = _conform(ga, a.data, False)
+                if type(ga) is not float or type(a._data) is not float:
+                    ga = _conform(ga, a._data, False)
                 acc = a._acc
                 a._acc = ga if acc is None else acc + ga
         else:
-            grads = rule(g, node.data, node._ctx, *map(_data_of, parents))
+            grads = rule(g, node._data, node._ctx, *map(_data_of, parents))
             for p, pg in zip(parents, grads, strict=True):
                 if pg is not None and p.requires_grad:
-                    if type(pg) is not float or type(p.data) is not float:
-                        pg = _conform(pg, p.data, False)
+                    if type(pg) is not float or type(p._data) is not float:
+                        pg = _conform(pg, p._data, False)
                     acc = p._acc
                     p._acc = pg if acc is None else acc + pg
 
@@ -1143,7 +1526,7 @@ def _conform(pg: Any, pdata: Any, create_graph: bool) -> Any:
     """Make a gradient match its input: a float for a scalar, else its shape and dtype."""
     if type(pdata) is float:
         if isinstance(pg, Value):
-            return pg if type(pg.data) is float else pg.sum()
+            return pg if type(pg._data) is float else pg.sum()
         return pg if type(pg) is float else float(np.sum(pg))
     if type(pg) is float:
         return np.full(pdata.shape, pg, dtype=pdata.dtype)
@@ -1176,7 +1559,7 @@ def grad(
         for v in inputs:
             g = v._acc
             if g is None:
-                g = 0.0 if type(v.data) is float else np.zeros_like(v.data)
+                g = 0.0 if type(v._data) is float else np.zeros_like(v._data)
                 if create_graph:
                     g = Value(g, requires_grad=False)
             results.append(g)
