@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import basic_indices, integer_array_indices, valid_tuple_axes
+from hypothesis.extra.numpy import basic_indices, integer_array_indices
+from peers import ATOL, RTOL, F, assert_matches_torch, axes_for, check, torch
+from peers import dims_of as _dims
 
 from tinygrad_mlp import Value, concatenate, detect_anomaly, grad, no_grad, stack, where
 from tinygrad_mlp.testing import (
@@ -27,84 +29,9 @@ from tinygrad_mlp.testing import (
     values,
 )
 
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError:  # the finite-difference half of every test still runs
-    torch = None
-    F = None
-
-RTOL = 1e-6  # agreement with PyTorch: same math in float64, different summation order
-ATOL = 1e-12
-
-
-# ----------------------------------------------------------------------------
-# the generic helper
-
-
-def _data(x):
-    """Float64 copy of an input's data (a float for scalar Values)."""
-    d = x.data if isinstance(x, Value) else x
-    return d if type(d) is float else np.array(d, dtype=np.float64)
-
-
-def _requires_grad(x):
-    return x.requires_grad if isinstance(x, Value) else True
-
-
-def _upstream(shape):
-    return np.random.default_rng(7).standard_normal(shape)
-
-
-def assert_matches_torch(fn, torch_fn, *inputs):
-    """Forward values and gradients of ``fn`` equal PyTorch's for the same float64 inputs."""
-    datas = [_data(x) for x in inputs]
-    flags = [_requires_grad(x) for x in inputs]
-    ours = [Value(d, requires_grad=f) for d, f in zip(datas, flags, strict=True)]
-    out = fn(*ours)
-    theirs = [
-        torch.tensor(d, dtype=torch.float64, requires_grad=f)
-        for d, f in zip(datas, flags, strict=True)
-    ]
-    tout = torch_fn(*theirs)
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=RTOL, atol=ATOL)
-    u = _upstream(out.shape)
-    if out.requires_grad:
-        out.backward(u)
-    if tout.requires_grad:
-        tout.backward(torch.as_tensor(u).reshape(tout.shape))
-    for i, (v, t) in enumerate(zip(ours, theirs, strict=True)):
-        if not v.requires_grad:
-            continue
-        expected = np.zeros(np.shape(v.data)) if t.grad is None else t.grad.numpy()
-        got = v.grad if v.grad is not None else np.zeros(np.shape(v.data))
-        np.testing.assert_allclose(
-            got, expected, rtol=RTOL, atol=ATOL, err_msg=f"gradient of input {i}"
-        )
-
-
-def check(fn, *inputs, torch_fn=None):
-    """The engine's gradient of ``fn`` agrees with finite differences and with PyTorch."""
-    assert gradcheck(fn, *inputs)
-    if torch is not None:
-        assert_matches_torch(fn, torch_fn or fn, *inputs)
-
 
 def test_torch_is_available_for_comparisons():
     pytest.importorskip("torch")
-
-
-def _dims(axis, ndim):
-    return tuple(range(ndim)) if axis is None else axis
-
-
-def axes_for(ndim):
-    """None, one axis (negative too), or a tuple of distinct axes."""
-    return st.one_of(
-        st.none(),
-        st.integers(-ndim, ndim - 1),
-        valid_tuple_axes(ndim, min_size=1),
-    )
 
 
 scalar_or_shape = st.one_of(st.none(), small_shapes())

@@ -223,6 +223,7 @@ def _scalar_unary(math_fn: Callable[[float], float], np_fn: Callable[[Any], Any]
 
 
 _log = _scalar_unary(math.log, np.log)
+_sqrt = _scalar_unary(math.sqrt, np.sqrt)
 
 
 def _unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -380,9 +381,11 @@ def _log_bw(g, out, ctx, a):
 
 
 def _abs_bw(g, out, ctx, a):
+    """d/dx |x| = sign(x), 0 at 0 and at NaN (PyTorch's sgn)."""
     x = _raw(a)
-    sign = (1.0 if x > 0 else -1.0 if x < 0 else 0.0) if type(x) is float else np.sign(x)
-    return (g * sign,)
+    if type(x) is float:
+        return (g * (1.0 if x > 0 else -1.0 if x < 0 else 0.0),)
+    return (g * (_mask(x > 0, x) - _mask(x < 0, x)),)
 
 
 def _tanh_bw(g, out, ctx, a):
@@ -396,7 +399,11 @@ def _sigmoid_bw(g, out, ctx, a):
 
 
 def _relu_bw(g, out, ctx, a):
-    return (g * _mask(_raw(a) > 0, a),)
+    """1 where x > 0, else 0; NaN passes the gradient, as PyTorch's threshold rule does."""
+    x = _raw(a)
+    if type(x) is float:
+        return (0.0 * g if x <= 0.0 else g,)
+    return (g * _mask(~(x <= 0), x),)
 
 
 def _leaky_relu_bw(g, out, ctx, a):
@@ -406,10 +413,20 @@ def _leaky_relu_bw(g, out, ctx, a):
 
 
 def _elu_bw(g, out, ctx, a):
-    """d/dx elu(x) = 1 for x > 0, else alpha e^x = elu(x) + alpha."""
+    """d/dx elu(x) = 1 for x > 0, else alpha e^x = elu(x) + alpha (NaN takes 1, as in PyTorch)."""
     alpha = ctx
-    pos = _mask(_raw(a) > 0, a)
-    return (g * (pos + (1.0 - pos) * (out + alpha)),)
+    x = _raw(a)
+    if type(x) is float:
+        return (g * (out + alpha) if x <= 0.0 else g,)
+    negative = x <= 0
+    if isinstance(out, Value):
+        return (g * where(negative, out + alpha, 1.0),)
+    return (g * np.where(negative, out + alpha, 1.0).astype(x.dtype, copy=False),)
+
+
+def _sqrt_bw(g, out, ctx, a):
+    """d/dx sqrt(x) = 1 / (2 sqrt(x))."""
+    return (g * (0.5 * _pow_any(out, -1.0)),)
 
 
 def _softplus_bw(g, out, ctx, a):
@@ -977,8 +994,14 @@ class Value:
         return Value._make(data, (self,), "log", _log_bw)
 
     def sqrt(self) -> Value:
-        """x^(1/2);  d/dx sqrt(x) = 1 / (2 sqrt(x))."""
-        return self**0.5
+        """x^(1/2) (NaN for x < 0, like NumPy);  d/dx sqrt(x) = 1 / (2 sqrt(x))."""
+        x = self._data
+        if type(x) is float:
+            data = _sqrt(x)
+        else:
+            with np.errstate(invalid="ignore"):
+                data = np.sqrt(x)
+        return Value._make(data, (self,), "sqrt", _sqrt_bw)
 
     def abs(self) -> Value:
         """|x|;  d/dx |x| = sign(x) (0 at 0)."""

@@ -86,6 +86,10 @@ def _unary(name: str, forward: Callable, derivative: Callable, doc: str) -> type
     return cls
 
 
+def _zeros_like(x: Value) -> Value:
+    return Value(0.0 if x.is_scalar else np.zeros(x.shape, x.dtype), requires_grad=False)
+
+
 def _np_erf(x: Any) -> Any:
     if type(x) is float:
         return math.erf(x)
@@ -109,8 +113,8 @@ _UNARY: dict[str, tuple[Callable, Callable, str]] = {
     "sin": (np.sin, lambda x, out: x.cos(), "d/dx sin x = cos x"),
     "cos": (np.cos, lambda x, out: -x.sin(), "d/dx cos x = -sin x"),
     "tan": (np.tan, lambda x, out: 1.0 + out * out, "d/dx tan x = 1 + tan^2 x"),
-    "arcsin": (np.arcsin, lambda x, out: (1.0 - x * x) ** -0.5, "d/dx asin x = 1/sqrt(1-x^2)"),
-    "arccos": (np.arccos, lambda x, out: -((1.0 - x * x) ** -0.5), "d/dx acos x = -1/sqrt(1-x^2)"),
+    "arcsin": (np.arcsin, lambda x, out: 1.0 / (1.0 - x * x).sqrt(), "d/dx asin = 1/sqrt(1-x²)"),
+    "arccos": (np.arccos, lambda x, out: -1.0 / (1.0 - x * x).sqrt(), "d/dx acos = -1/sqrt(1-x²)"),
     "arctan": (np.arctan, lambda x, out: (1.0 + x * x) ** -1.0, "d/dx atan x = 1/(1+x^2)"),
     "sinh": (np.sinh, lambda x, out: x.cosh(), "d/dx sinh x = cosh x"),
     "cosh": (np.cosh, lambda x, out: x.sinh(), "d/dx cosh x = sinh x"),
@@ -120,7 +124,7 @@ _UNARY: dict[str, tuple[Callable, Callable, str]] = {
     "log2": (np.log2, lambda x, out: (x * _LN2) ** -1.0, "d/dx log2 x = 1/(x ln 2)"),
     "log10": (np.log10, lambda x, out: (x * _LN10) ** -1.0, "d/dx log10 x = 1/(x ln 10)"),
     "exp2": (np.exp2, lambda x, out: out * _LN2, "d/dx 2^x = 2^x ln 2"),
-    "sign": (np.sign, lambda x, out: 0.0 * out, "d/dx sign x = 0 (the jump at 0 has none)"),
+    "sign": (np.sign, lambda x, out: _zeros_like(out), "d/dx sign x = 0 (none at the jump)"),
     "square": (np.square, lambda x, out: 2.0 * x, "d/dx x^2 = 2x"),
     "reciprocal": (np.reciprocal, lambda x, out: -(out * out), "d/dx 1/x = -1/x^2"),
     "erf": (_np_erf, lambda x, out: _TWO_PI_12 * (-x * x).exp(), "d/dx erf x = 2/sqrt(pi) e^-x^2"),
