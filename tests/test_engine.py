@@ -717,3 +717,242 @@ def test_division_by_zero_gives_inf_like_numpy():
         np.testing.assert_array_equal(out.data, expected)
     assert Value(2.0).__truediv__(0).data == math.inf
     assert math.isnan((Value(0.0) / 0).data)
+
+
+# ----------------------------------------------------------------------------
+# data changed after it was recorded (PyTorch's version counters)
+
+
+def test_reassigned_input_makes_backward_raise():
+    x = Value(np.array([2.0]))
+    y = x * x
+    x.data = np.array([5.0])
+    with pytest.raises(RuntimeError, match=r"operation '\*'.*assigned after"):
+        y.sum().backward()
+
+
+def test_in_place_write_to_a_result_makes_backward_raise():
+    x = Value(np.array([2.0]))
+    y = x.exp()
+    y.data *= 0
+    with pytest.raises(RuntimeError, match="operation 'exp' needs its result"):
+        y.sum().backward()
+    assert x.grad is None  # nothing was accumulated
+
+
+def test_in_place_write_to_an_input_makes_backward_raise():
+    w = Value(np.array([1.0, 2.0]))
+    loss = (w * w).sum()
+    w.data -= 0.1
+    with pytest.raises(RuntimeError, match="needs an input"):
+        loss.backward()
+
+
+def test_writing_a_result_whose_rule_does_not_read_it_is_allowed():
+    """As in PyTorch: a*b saves a and b, not a*b, so changing a*b breaks nothing."""
+    x = Value(np.array([3.0]))
+    y = x * 2.0
+    y.data = np.array([0.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0])
+
+
+def test_scalar_values_are_versioned_too():
+    a = Value(2.0)
+    b = a * a
+    a.data = 3.0
+    with pytest.raises(RuntimeError, match="assigned after"):
+        b.backward()
+
+
+def test_the_course_manual_update_keeps_working():
+    """w.data -= lr * w.grad after backward, then a new forward pass: no error, loss falls."""
+    w = Value(np.array([1.0, -2.0]))
+    losses = []
+    for _ in range(3):
+        loss = (w * w).sum()
+        w.zero_grad()
+        loss.backward()
+        w.data -= 0.1 * w.grad
+        losses.append(loss.data)
+    assert losses[0] > losses[1] > losses[2]
+
+
+def test_optimizers_and_set_weights_keep_working():
+    from tinygrad_mlp.layers import Dense
+    from tinygrad_mlp.models import Sequential
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 3)), rng.standard_normal((32, 1))
+    model = Sequential([Dense(4, input_dim=3, activation="tanh"), Dense(1)])
+    model.compile(loss="mse", optimizer="adam")
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+
+
+# ----------------------------------------------------------------------------
+# grad mode is per thread
+
+
+def test_no_grad_in_one_thread_does_not_stop_recording_in_another():
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hold_no_grad():
+        with no_grad():
+            entered.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold_no_grad)
+    t.start()
+    try:
+        assert entered.wait(10)
+        x = Value(np.array([1.0, 2.0]))
+        y = (x * 3.0).sum()
+        assert y.requires_grad
+        y.backward()
+        np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    finally:
+        release.set()
+        t.join()
+
+
+def test_predicting_in_eight_threads_while_training_in_another():
+    """predict runs under no_grad; training beside it learns exactly as it does alone."""
+    import threading
+
+    from tinygrad_mlp import is_grad_enabled
+    from tinygrad_mlp.layers import Dense
+    from tinygrad_mlp.models import Sequential
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((256, 2))
+    y = (x[:, :1] + x[:, 1:] > 0).astype(float)
+    server = Sequential([Dense(8, input_dim=2, activation="tanh"), Dense(1, activation="sigmoid")])
+    server.compile(loss="binary_crossentropy", optimizer="sgd")
+    requests = x[:64]  # small batches: many no_grad blocks entered and left per second
+    expected = server.predict(requests, verbose=0)
+    learner = Sequential([Dense(8, input_dim=2, activation="tanh"), Dense(1, activation="sigmoid")])
+    start = [w.copy() for w in learner.get_weights()]
+
+    def train():
+        learner.set_weights(start)
+        learner.compile(loss="binary_crossentropy", optimizer="adam")
+        return learner.fit(x, y, epochs=10, batch_size=4, shuffle=False, verbose=0).history
+
+    alone = train()
+    alone_weights = learner.get_weights()
+    stop = threading.Event()
+    errors = []
+
+    def serve():
+        try:
+            while not stop.is_set():
+                np.testing.assert_allclose(server.predict(requests, verbose=0), expected)
+        except Exception as error:  # reported below: a thread's assert is not the test's
+            errors.append(error)
+
+    servers = [threading.Thread(target=serve) for _ in range(8)]
+    for s in servers:
+        s.start()
+    try:
+        beside = train()
+    finally:
+        stop.set()
+        for s in servers:
+            s.join()
+    assert not errors, errors
+    assert beside == alone and beside["loss"][-1] < beside["loss"][0]
+    for a, b in zip(alone_weights, learner.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert is_grad_enabled()  # and every later fit trains too
+    assert train() == alone
+
+
+# ----------------------------------------------------------------------------
+# the edges, as PyTorch has them
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "logsumexp"])
+@pytest.mark.parametrize("axis", [2, 5, -3, (0, 2), (0, 0)])
+def test_out_of_range_or_repeated_axes_raise(name, axis):
+    x = Value(np.ones((3, 4)))
+    error = ValueError if axis == (0, 0) else np.exceptions.AxisError
+    with pytest.raises(error):
+        getattr(x, name)(axis=axis)
+
+
+@pytest.mark.parametrize("axis", [2, -3])
+def test_softmax_axis_out_of_range_raises(axis):
+    x = Value(np.ones((3, 4)))
+    for name in ("softmax", "log_softmax"):
+        with pytest.raises(np.exceptions.AxisError):
+            getattr(x, name)(axis=axis)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_nan_takes_the_gradient_of_max_and_min(name):
+    data = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, -1.0]])
+    for axis in (None, 1):
+        x = Value(data.copy())
+        out = getattr(x, name)(axis=axis)
+        out.backward(np.ones(out.shape))
+        t = torch.tensor(data, requires_grad=True) if torch is not None else None
+        if t is None:
+            pytest.skip("PyTorch is not installed: the comparison with PyTorch did not run")
+        tout = getattr(torch, name)(t) if axis is None else getattr(torch, name)(t, dim=axis)[0]
+        tout.backward(torch.ones_like(tout))
+        np.testing.assert_array_equal(x.grad, t.grad.numpy())
+        assert np.isfinite(x.grad).all()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_pow_at_a_zero_base_follows_pytorch():
+    require = pytest.importorskip("torch")
+    base = np.array([0.0, 0.0, 0.0, 2.0])
+    exponent = np.array([0.0, 2.0, -1.0, 0.0])
+    assert_matches_torch(lambda a, b: a**b, lambda a, b: a**b, base, exponent)
+    x = Value(np.array([0.0]))
+    (x**0.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0])  # x^0 is constant: 0, not NaN
+    y = Value(np.array([0.5, 2.0]))
+    (Value(np.zeros(2), requires_grad=False) ** y).sum().backward()
+    np.testing.assert_array_equal(y.grad, [0.0, 0.0])  # 0^y is 0 for y > 0: 0, not NaN
+    s = Value(0.0)
+    (s**0.0).backward()
+    assert s.grad == 0.0
+    assert require is not None
+
+
+def test_mean_over_nothing_is_nan_with_numpy_warning():
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        out = Value(np.zeros((0,))).mean()
+    assert np.isnan(out.data)
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        rows = Value(np.zeros((3, 0))).mean(axis=1)
+    assert rows.shape == (3,) and np.isnan(rows.data).all()
+
+
+@pytest.mark.parametrize("data", [1 + 2j, np.array([1 + 0j, 2]), [1j]])
+def test_complex_input_is_a_type_error(data):
+    with pytest.raises(TypeError, match="complex"):
+        Value(data)
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_zero_d_tensors_accept_axis_zero(axis):
+    x = Value(np.array(2.0))
+    for name in ("sum", "mean", "max", "min", "logsumexp"):
+        out = getattr(x, name)(axis=axis)
+        assert out.shape == () and out.data == 2.0
+    assert x.softmax(axis).data == 1.0 and x.log_softmax(axis).data == 0.0
+    with pytest.raises(np.exceptions.AxisError):
+        x.sum(axis=1)
+
+
+def test_relu_of_nan_is_nan_on_both_paths():
+    assert math.isnan(Value(math.nan).relu().data)
+    assert math.isnan(Value(np.array(math.nan)).relu().data)

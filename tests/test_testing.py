@@ -11,7 +11,7 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 
 import tinygrad_mlp.testing as testing
-from tinygrad_mlp import Value
+from tinygrad_mlp import Function, Value
 from tinygrad_mlp.testing import (
     SAFE_OPS,
     GradcheckError,
@@ -26,34 +26,50 @@ from tinygrad_mlp.testing import (
 )
 
 # ----------------------------------------------------------------------------
-# tiny ops with deliberately wrong rules, built on the documented extension point
+# tiny ops with deliberately wrong rules, written as users write ops (Function)
 
 
-def _cube_wrong_bw(g, out, ctx, a):
-    return (g * 2.0 * a,)  # the true rule is 3 a^2
+class CubeWrong(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_values
+        return g * 2.0 * x  # the true rule is 3 x^2
 
 
-def cube_wrong(x: Value) -> Value:
-    return Value._make(x.data**3, (x,), "cube", _cube_wrong_bw)
+class ProductWrongForB(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_values
+        return g * b, g * a * 0.5  # the second input's gradient is half what it should be
 
 
-def _scaled_product_bw(g, out, ctx, a, b):
-    return g * b, g * a * 0.5  # the second input's gradient is half what it should be
+class SquareFirstOrderOnly(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**2
+
+    @staticmethod
+    def backward(ctx, g):
+        # first order right, but the input is used as raw data: under create_graph the
+        # dependence on ``x`` is lost, so second derivatives come out wrong
+        (x,) = ctx.saved_values
+        return g * 2.0 * x.data
 
 
-def product_wrong_for_b(a: Value, b: Value) -> Value:
-    return Value._make(a.data * b.data, (a, b), "product", _scaled_product_bw)
-
-
-def _square_detached_bw(g, out, ctx, a):
-    # first order right, but the input is used as raw data: under create_graph the
-    # dependence on ``a`` is lost, so second derivatives come out wrong
-    raw = a.data if isinstance(a, Value) else a
-    return (g * 2.0 * raw,)
-
-
-def square_first_order_only(x: Value) -> Value:
-    return Value._make(x.data**2, (x,), "square", _square_detached_bw)
+cube_wrong = CubeWrong.apply
+product_wrong_for_b = ProductWrongForB.apply
+square_first_order_only = SquareFirstOrderOnly.apply
 
 
 def test_gradcheck_error_is_an_assertion_error():

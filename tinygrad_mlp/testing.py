@@ -45,6 +45,7 @@ __all__ = [
     "arrays_for",
     "broadcastable_values",
     "matmul_pair",
+    "function_inputs",
     "small_shapes",
     "SAFE_OPS",
 ]
@@ -99,36 +100,18 @@ def _upstream(out: Value, seed: int) -> Any:
     return rng.standard_normal(out.shape)
 
 
-def _contract(out: Value, upstream: Any) -> float:
-    """The scalar sum(out * upstream) whose gradient the checks compare."""
-    data = np.asarray(out.data, dtype=np.float64)
-    if upstream is None:
-        return float(data.reshape(-1)[0]) if data.size == 1 else float(data.sum())
-    return float((data * upstream).sum())
-
-
 def _zeros_like(data: Any) -> Any:
     return 0.0 if type(data) is float else np.zeros(data.shape, dtype=np.float64)
 
 
-def _analytic_grads(
-    fn: Callable[..., Any], datas: list[Any], checked: list[bool], upstream_seed: int
-) -> tuple[list[Any], Any]:
-    leaves = [_fresh(d, c) for d, c in zip(datas, checked, strict=True)]
-    out = _as_output(fn(*leaves), "fn")
-    upstream = _upstream(out, upstream_seed)
-    targets = [v for v, c in zip(leaves, checked, strict=True) if c]
-    if not out.requires_grad or not targets:
-        grads = [_zeros_like(v.data) for v in targets]
-    else:
-        grads = grad(out, targets, grad_output=upstream)
-    return [np.asarray(g, dtype=np.float64) for g in grads], upstream
-
-
 def _numeric_grads(
-    f: Callable[[list[Any]], float], datas: list[Any], checked: list[bool], eps: float
+    f: Callable[[list[Any]], Any], datas: list[Any], checked: list[bool], eps: float
 ) -> list[np.ndarray]:
-    """Central differences of the scalar function ``f`` in float64, element by element."""
+    """Central differences of ``f`` (a number or a flat vector) in float64, element by element.
+
+    For an input of shape S and an ``f`` of n values the result has shape
+    ``(n,) + S`` (just S for a number): one Jacobian per checked input.
+    """
     base = [d if type(d) is float else np.array(d, dtype=np.float64) for d in datas]
     results = []
     for i, (d, c) in enumerate(zip(base, checked, strict=True)):
@@ -137,19 +120,22 @@ def _numeric_grads(
         if type(d) is float:
             plus, minus = list(base), list(base)
             plus[i], minus[i] = d + eps, d - eps
-            results.append(np.asarray((f(plus) - f(minus)) / (2 * eps)))
+            results.append(np.asarray((np.asarray(f(plus)) - f(minus)) / (2 * eps)))
             continue
-        g = np.zeros(d.shape, dtype=np.float64)
+        columns = []
         flat = d.reshape(-1)  # a view: editing it edits d, which ``base`` holds
         for k in range(flat.size):
             old = flat[k]
             flat[k] = old + eps
-            hi = f(base)
+            hi = np.asarray(f(base))
             flat[k] = old - eps
-            lo = f(base)
+            lo = np.asarray(f(base))
             flat[k] = old
-            g.reshape(-1)[k] = (hi - lo) / (2 * eps)
-        results.append(g)
+            columns.append((hi - lo) / (2 * eps))
+        if not columns:
+            results.append(np.zeros(np.shape(f(base)) + d.shape))
+            continue
+        results.append(np.moveaxis(np.array(columns), 0, -1).reshape(columns[0].shape + d.shape))
     return results
 
 
@@ -160,8 +146,14 @@ def _compare(
     atol: float,
     rtol: float,
     what: str,
+    lead: int = 0,
+    worst: int = 3,
 ) -> str | None:
-    """None when every element agrees; otherwise a message about the worst one."""
+    """None when every element agrees; otherwise a message listing the worst ones.
+
+    The first ``lead`` axes of each array index the output element (a Jacobian
+    row), the rest the input element.
+    """
     for i, a, n in zip(indices, analytic, numeric, strict=True):
         if a.shape != n.shape:
             return f"{what} for input {i} has shape {a.shape}, expected the input's shape {n.shape}"
@@ -170,17 +162,37 @@ def _compare(
             difference = np.abs(a - n)
         difference = np.where(np.isnan(difference), np.inf, difference)  # nan never agrees
         failing = difference > tolerance
-        if failing.any():
-            # the worst element: the largest |difference| among those that fail
-            k = np.unravel_index(int(np.argmax(np.where(failing, difference, -1.0))), a.shape)
-            return (
-                f"{what} mismatch for input {i} (shape {a.shape}) at index "
-                f"{tuple(int(j) for j in k)}: analytic {float(a[k])!r} vs numeric "
-                f"{float(n[k])!r}, |difference| {float(difference[k]):.3g} exceeds the "
-                f"tolerance atol + rtol*|numeric| = {float(tolerance[k]):.3g} "
-                f"(atol={atol}, rtol={rtol}); {int(failing.sum())} of {a.size} elements disagree"
+        if not failing.any():
+            continue
+        order = np.argsort(np.where(failing, difference, -1.0), axis=None)[::-1]
+        lines = []
+        for flat in order[: min(worst, int(failing.sum()))]:
+            k = np.unravel_index(int(flat), a.shape)
+            where = f"input {i} index {_index(k[lead:])}"
+            if lead:
+                where = f"d output{_index(k[:lead])} / d {where}"
+            lines.append(
+                f"  {where}: analytic {float(a[k])!r} vs numeric {float(n[k])!r} "
+                f"(|difference| {float(difference[k]):.3g} > tolerance {float(tolerance[k]):.3g})"
             )
+        shape = a.shape[lead:]
+        return (
+            f"{what} mismatch for input {i} (shape {shape}): {int(failing.sum())} of {a.size} "
+            f"partial derivatives disagree (tolerance atol + rtol*|numeric|, atol={atol}, "
+            f"rtol={rtol}); the worst:\n" + "\n".join(lines)
+        )
     return None
+
+
+def _index(k: tuple[Any, ...]) -> str:
+    return "(" + ", ".join(str(int(j)) for j in k) + ("," if len(k) == 1 else "") + ")"
+
+
+def _flat_output(fn: Callable[..., Any], point: list[Any]) -> np.ndarray:
+    with no_grad():
+        leaves = [_fresh(d, False, np.float64) for d in point]
+        out = _as_output(fn(*leaves), "fn")
+    return np.asarray(out.data, dtype=np.float64).reshape(-1)
 
 
 def gradcheck(
@@ -190,13 +202,17 @@ def gradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
+    max_outputs: int = 256,
 ) -> bool:
-    """Check the engine's gradient of ``fn`` against central differences.
+    """Check the engine's Jacobian of ``fn`` against central differences.
 
-    ``grad_i ~= (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)`` for every element of
-    every input, where ``f(x) = sum(fn(x) * u)`` and ``u`` is 1 for one-element
-    outputs and fixed random numbers (seed 0) otherwise. The analytic pass runs in
-    the inputs' own dtype; the numeric pass on float64 copies.
+    ``d out_j / d x_k ~= (out_j(x + eps e_k) - out_j(x - eps e_k)) / (2 eps)`` for
+    every output element j and every element k of every input: one backward
+    pass per output element against two forward passes per input element. The
+    analytic pass runs in the inputs' own dtype; the numeric pass on float64
+    copies. Outputs with more than ``max_outputs`` elements are checked through
+    ``sum(out * u)`` with fixed random ``u`` (seed 0) instead, which the message
+    then says.
 
     Args:
         fn: takes one Value per input and returns a Value of any shape.
@@ -206,9 +222,11 @@ def gradcheck(
         eps: finite-difference step.
         atol, rtol: an element passes when ``|analytic - numeric| <= atol + rtol*|numeric|``.
         raise_exception: raise ``GradcheckError`` on failure (else return False).
+        max_outputs: the largest output checked element by element.
 
     Returns:
-        True when all gradients agree.
+        True when all partial derivatives agree. A failure names the input, the
+        output and input indices of the worst elements, and both numbers.
 
     >>> gradcheck(lambda x: (x * x).sum(), np.array([1.0, -2.0]))
     True
@@ -216,15 +234,41 @@ def gradcheck(
     datas = [_leaf_data(x) for x in inputs]
     checked = [_needs_grad(x) for x in inputs]
     indices = [i for i, c in enumerate(checked) if c]
-    analytic, upstream = _analytic_grads(fn, datas, checked, upstream_seed=0)
-
-    def f(point: list[Any]) -> float:
-        with no_grad():
-            leaves = [_fresh(d, False, np.float64) for d in point]
-            return _contract(_as_output(fn(*leaves), "fn"), upstream)
-
-    numeric = _numeric_grads(f, datas, checked, eps)
-    problem = _compare(analytic, numeric, indices, atol, rtol, "gradient")
+    leaves = [_fresh(d, c) for d, c in zip(datas, checked, strict=True)]
+    out = _as_output(fn(*leaves), "fn")
+    targets = [v for v, c in zip(leaves, checked, strict=True) if c]
+    shapes = [np.shape(v.data) for v in targets]
+    if out.size <= max_outputs:
+        rows: list[list[Any]] = []
+        for j in range(out.size):
+            if not out.requires_grad or not targets:
+                rows.append([_zeros_like(v.data) for v in targets])
+                continue
+            seed = None
+            if out.size > 1 or out.ndim:
+                seed = np.zeros(out.shape)
+                seed.reshape(-1)[j] = 1.0
+            rows.append(grad(out, targets, grad_output=seed))
+        # Jacobians of shape out.shape + input shape (a scalar output has no row index)
+        analytic = [
+            np.array([np.asarray(r[t], dtype=np.float64) for r in rows]).reshape(out.shape + s)
+            for t, s in enumerate(shapes)
+        ]
+        numeric = _numeric_grads(lambda p: _flat_output(fn, p), datas, checked, eps)
+        numeric = [n.reshape(out.shape + s) for n, s in zip(numeric, shapes, strict=True)]
+        problem = _compare(analytic, numeric, indices, atol, rtol, "gradient", lead=out.ndim)
+    else:
+        upstream = _upstream(out, 0)
+        analytic = [np.asarray(g, dtype=np.float64) for g in grad(out, targets, upstream)]
+        numeric = _numeric_grads(
+            lambda p: float(_flat_output(fn, p) @ upstream.reshape(-1)), datas, checked, eps
+        )
+        problem = _compare(analytic, numeric, indices, atol, rtol, "gradient")
+        if problem is not None:
+            problem += (
+                f"\n(the output has {out.size} elements, more than max_outputs={max_outputs}: "
+                "these are the derivatives of sum(out * u) for fixed random u, seed 0)"
+            )
     if problem is None:
         return True
     if raise_exception:
@@ -495,3 +539,48 @@ def matmul_pair(
         )
 
     return shapes.flatmap(build)
+
+
+def function_inputs(
+    function: Any,
+    num: int | None = None,
+    dtype: Any = np.float64,
+    elements: Any = None,
+    requires_grad: bool = True,
+    max_dims: int = 3,
+    max_side: int = 4,
+) -> Any:
+    """A strategy of argument tuples for a ``Function`` subclass (or any function of Values).
+
+    The number of Values is read from ``forward(ctx, ...)`` (its parameters
+    without defaults), or from the function's own signature, unless ``num``
+    says it; the shapes broadcast together (``broadcastable_values``), so a
+    property test of a user's op is three lines::
+
+        @given(function_inputs(Cube))
+        def test_cube(args):
+            assert gradcheck(Cube.apply, *args)
+    """
+    import inspect
+
+    if num is None:
+        target = getattr(function, "forward", function)
+        parameters = list(inspect.signature(target).parameters.values())
+        if hasattr(function, "forward"):
+            parameters = parameters[1:]  # ctx
+        num = sum(
+            1
+            for p in parameters
+            if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
+    if num < 1:
+        raise ValueError(f"function_inputs needs a function of at least one Value, found {num}")
+    return broadcastable_values(
+        num,
+        dtype=dtype,
+        elements=elements,
+        requires_grad=requires_grad,
+        max_dims=max_dims,
+        max_side=max_side,
+    )
