@@ -1,20 +1,18 @@
 """tinygrad_mlp: an autograd engine and a Keras-style MLP library on NumPy."""
 
-from tinygrad_mlp import ops
+from tinygrad_mlp import numpy_ops, ops  # noqa: F401 - importing ops gives Value its methods
 from tinygrad_mlp.engine import (
     Context,
     Function,
     Value,
-    concatenate,
     detect_anomaly,
     enable_grad,
     grad,
     is_grad_enabled,
     no_grad,
-    stack,
-    where,
 )
-from tinygrad_mlp.ops import *  # noqa: F403 - NumPy's op names: tinygrad_mlp.sin(x), ...
+from tinygrad_mlp.numpy_ops import *  # noqa: F403 - NumPy's op names: tinygrad_mlp.sin(x), ...
+from tinygrad_mlp.ops import concatenate, stack, where
 
 __version__ = "0.1.0"
 
@@ -32,7 +30,7 @@ __all__ = [
     "stack",
     "where",
     "__version__",
-    *ops.__all__,
+    *numpy_ops.__all__,
 ]
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp.engine import Value, _const, _exp
+from tinygrad_mlp.engine import Value, _const
+from tinygrad_mlp.ops import _exp
 
 __all__ = [
     "linear",

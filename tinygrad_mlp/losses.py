@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mlp._registry import Configurable, Registry
-from tinygrad_mlp.engine import Value, _const, _raw, _sigmoid, _softmax
+from tinygrad_mlp.engine import Value, _const, _raw
+from tinygrad_mlp.ops import _sigmoid, _softmax
 
 __all__ = [
     "EPSILON",
