@@ -121,8 +121,8 @@ def detect_anomaly() -> Iterator[None]:
 #
 # ``_CLOCK`` counts writes to ``Value.data`` (assignment, and augmented
 # assignment such as ``w.data -= lr * w.grad``, which NumPy does in place).
-# A write stamps the Value with the new clock (``_version``); an op's output
-# remembers the clock at its creation (``_born``). A recorded op is stale when
+# A write stamps the Value with the new clock (``_version``, unset until then);
+# an op's output remembers the clock at its creation (``_born``). A recorded op is stale when
 # its output or an input it read carries a stamp newer than its birth. In the
 # common case no write happened since any node of the graph was made (every
 # node was born at the current clock) and the walk checks nothing more.
@@ -288,7 +288,6 @@ class Value:
         self, data: Any, requires_grad: bool = True, label: str = "", dtype: Any = None
     ) -> None:
         self._data = _as_data(data, dtype)
-        self._version = self._born = _CLOCK
         self.grad = 0.0 if type(self._data) is float else None
         self.requires_grad = bool(requires_grad)
         self.label = label
@@ -314,7 +313,7 @@ class Value:
             data = np.asarray(data)
             out.grad = None
         out._data = data
-        out._version = out._born = _CLOCK
+        out._born = _CLOCK  # (``_version`` stays unset until a write: one store less per op)
         out.label = ""
         out._op = op
         out._acc = None
@@ -550,7 +549,6 @@ def _const(x: Any) -> Value:
     else:
         v._data = _as_data(x)
         v.grad = 0.0 if type(v._data) is float else None
-    v._version = v._born = _CLOCK
     v.requires_grad = False
     v.label = ""
     v._op = ""
@@ -692,7 +690,11 @@ def _function_bw(g, out, ctx, *inputs):
         live[id(v._data)] = v
     ctx._live = live
     try:
-        grads = cls.backward(ctx, g if graph else _const(g))
+        if graph:
+            grads = cls.backward(ctx, g)
+        else:
+            with no_grad():
+                grads = cls.backward(ctx, _const(g))
     finally:
         ctx._live = None
     if not isinstance(grads, tuple):
@@ -785,11 +787,16 @@ def _check_versions(order: list[Value]) -> None:
         if not parents:
             continue
         born = node._born
-        if node._version > born and node._backward not in _RULES_NOT_READING_OUTPUT:
+        if _written(node) > born and node._backward not in _RULES_NOT_READING_OUTPUT:
             _raise_modified(node, node, "its result")
         for p in parents:
-            if p._version > born:
+            if _written(p) > born:
                 _raise_modified(node, p, "an input")
+
+
+def _written(v: Value) -> int:
+    """The clock at ``v``'s last write, -1 if it was never written."""
+    return getattr(v, "_version", -1)
 
 
 def _raise_modified(node: Value, changed: Value, which: str) -> None:
@@ -804,11 +811,13 @@ def _raise_modified(node: Value, changed: Value, which: str) -> None:
 def _backprop(root: Value, order: list[Value], seed: Any, create_graph: bool) -> None:
     """Fill ``node._acc`` with d(root)/d(node) for every node in ``order``."""
     root._acc = seed
-    with _grad_mode(bool(create_graph)):
-        if create_graph or _ANOMALY:
-            _backprop_general(order, create_graph)
-        else:
-            _backprop_fast(order)
+    if create_graph:  # the backward pass is itself recorded
+        with _grad_mode(True):
+            _backprop_general(order, True)
+    elif _ANOMALY:
+        _backprop_general(order, False)
+    else:  # rules on raw data make no Values (a Function's rule switches recording off)
+        _backprop_fast(order)
 
 
 def _backprop_general(order: list[Value], create_graph: bool) -> None:

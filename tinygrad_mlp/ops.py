@@ -355,7 +355,9 @@ def _relu_bw(g, out, ctx, a):
     x = _raw(a)
     if type(x) is float:
         return (0.0 * g if x <= 0.0 else g,)
-    return (g * _mask(~(x <= 0), x),)
+    if isinstance(g, Value):
+        return (where(x <= 0, 0.0, g),)
+    return (np.where(x <= 0, 0.0, g),)  # one comparison and one pass: no mask to cast
 
 
 def relu(self) -> Value:
