@@ -171,6 +171,72 @@ def test_reductions(name, keepdims, data):
     )
 
 
+def _torch_reduce(name, t, dims, keep):
+    """PyTorch's reduction over ``dims``; max/min slice by slice with ``torch.max(slice)``.
+
+    The full-reduction ``torch.max`` shares the gradient among ties and sends it
+    to a NaN; ``amax`` (ties) spreads NaN over the slice and ``max(dim)`` picks
+    one tie, so the engine's rule is PyTorch's full reduction, applied per slice.
+    """
+    if name in ("sum", "mean", "logsumexp"):
+        return REDUCTIONS[name](t, dims, keep)
+    dims = tuple(d % t.ndim for d in dims)
+    rest = [d for d in range(t.ndim) if d not in dims]
+    moved = t.permute(rest + list(dims)).reshape(-1, math.prod(t.shape[d] for d in dims))
+    if moved.shape[0] == 0:  # no slices at all: an empty result either way
+        return REDUCTIONS[name](t, dims, keep)
+    fn = torch.max if name == "max" else torch.min
+    out = torch.stack([fn(row) for row in moved]).reshape([t.shape[d] for d in rest])
+    if keep:
+        for d in sorted(dims):
+            out = out.unsqueeze(d)
+    return out
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@given(
+    st.sampled_from(sorted(REDUCTIONS)),
+    st.booleans(),
+    st.data(),
+)
+def test_reductions_with_ties_nan_empty_shapes_and_negative_axes(name, keepdims, data):
+    """Elements from {-1, 0, 1, NaN} (ties everywhere), sides of 0 included."""
+    from hypothesis.extra.numpy import array_shapes, arrays
+
+    x = data.draw(
+        arrays(
+            np.float64,
+            array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=3),
+            elements=st.sampled_from([-1.0, 0.0, 1.0, math.nan]),
+        )
+    )
+    axis = data.draw(axes_for(x.ndim))
+    dims = _dims(axis, x.ndim)
+    dims = dims if isinstance(dims, tuple) else (dims,)
+    reduced = math.prod(x.shape[d] for d in dims)
+    if name in ("max", "min") and reduced == 0:
+        with pytest.raises(ValueError):
+            getattr(Value(x), name)(axis=axis)
+        return
+    assert_matches_torch(
+        lambda v: getattr(v, name)(axis=axis, keepdims=keepdims),
+        lambda t: _torch_reduce(name, t, dims, keepdims),
+        x,
+    )
+
+
+@given(st.sampled_from(sorted(REDUCTIONS)), st.data())
+def test_out_of_range_axes_always_raise(name, data):
+    x = data.draw(arrays_for(None, small_shapes(min_dims=0)))
+    bad = data.draw(
+        st.one_of(st.integers(x.ndim, x.ndim + 3), st.integers(-x.ndim - 3, -x.ndim - 1))
+    )
+    if x.ndim == 0 and bad in (0, -1):
+        return
+    with pytest.raises(np.exceptions.AxisError):
+        getattr(Value(x), name)(axis=bad)
+
+
 KINKS = {
     "relu": (lambda x: x.relu(), None),
     "abs": (lambda x: x.abs(), None),
@@ -927,6 +993,7 @@ def test_pow_at_a_zero_base_follows_pytorch():
     assert require is not None
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_mean_over_nothing_is_nan_with_numpy_warning():
     with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
         out = Value(np.zeros((0,))).mean()

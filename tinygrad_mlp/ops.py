@@ -556,7 +556,10 @@ def logsumexp(self, axis: Any = -1, keepdims: bool = False) -> Value:
     if type(x) is float:
         return self._scalar_reduction("logsumexp", axis)
     axes = _normalize_axis(axis, x.ndim)
-    data = _np_logsumexp(x, axes, keepdims)
+    if x.size == 0:  # a sum of no exponentials is 0: log 0 = -inf, as in PyTorch
+        data = np.full(np.sum(x, axis=axes, keepdims=keepdims).shape, -np.inf, dtype=x.dtype)
+    else:
+        data = _np_logsumexp(x, axes, keepdims)
     return Value._make(data, (self,), "logsumexp", _logsumexp_bw, (axes, keepdims))
 
 
