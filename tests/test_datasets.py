@@ -220,3 +220,22 @@ def test_multi_label_outputs_are_roughly_balanced_and_distinct():
     assert len({tuple(col) for col in y.T}) == 4
     with pytest.raises(ValueError, match="n must be an integer >= 1, received 0"):
         datasets.multi_label(n=0)
+
+
+def test_course_example_is_the_slides_network():
+    from tinygrad_mlp.datasets import course_example
+    from tinygrad_mlp.layers import Dense
+    from tinygrad_mlp.models import Sequential
+
+    ex = course_example()
+    np.testing.assert_array_equal(ex.x, [1.0, 0.0])
+    np.testing.assert_array_equal(ex.y, [0.7, 0.0])
+    assert ex.learning_rate == 0.1
+    model = Sequential(
+        [Dense(2, activation="sigmoid", input_dim=2), Dense(2, activation="sigmoid")]
+    )
+    model.set_weights(ex.weights)
+    y_hat = model.predict(ex.x[None], verbose=0)[0]
+    np.testing.assert_allclose(y_hat, [0.9026, 0.8603], atol=1e-4)  # the slides' 0.90 and 0.86
+    ex.weights[0][0, 0] = 99.0  # copies: the example itself is unchanged
+    assert course_example().weights[0][0, 0] == 0.5 == ex.hidden_kernel[0, 0]

@@ -1,6 +1,7 @@
 """The course examples and the demo run as a learner runs them (quick mode)."""
 
-import importlib.util
+import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,21 +14,52 @@ EXAMPLES = sorted((ROOT / "examples").glob("[0-9][0-9]_*.py"))
 
 
 def load(name: str):
-    path = next(p for p in EXAMPLES if p.stem.startswith(name))
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The course module of exercise ``name`` ('01' ... '08')."""
+    from tinygrad_mlp.course import EXERCISES
+
+    return importlib.import_module(
+        "tinygrad_mlp.course." + next(e for e in EXERCISES if e.startswith(f"ex{name}"))
+    )
 
 
-def test_every_exercise_has_an_example():
+def test_every_exercise_has_an_example_that_runs_its_course_module():
+    from tinygrad_mlp.course import EXERCISES
+
     assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07", "08"]
+    for script, module in zip(EXAMPLES, EXERCISES, strict=True):
+        assert f"from tinygrad_mlp.course.{module} import main" in script.read_text()
+
+
+def test_an_example_script_runs_as_a_learner_runs_it(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES[0]), str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "0.8176" in result.stdout and (tmp_path / "neuron_graph.png").exists()
 
 
 def test_single_neuron_forward_pass_is_about_0_82(tmp_path):
     a = load("01").main(out_dir=str(tmp_path))
     assert a == pytest.approx(1 / (1 + np.exp(-1.5)))
     assert (tmp_path / "neuron_graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+SLIDE_FIGURES = ["0.82", "0.90", "0.86", "0.39", "0.499", "0.491", "0.998", "0.018", "0.103",
+                 "0.009", "0.499", "0.817", "0.902", "0.858", "0.388"]  # fmt: skip
+
+
+def test_backprop_by_hand_prints_every_slide_figure_beside_the_computed_one(tmp_path, capsys):
+    load("02").main(out_dir=str(tmp_path))
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if re.search(r"\d\.\d{4}\s+\d\.\d+$", line)]
+    assert [row.split()[-1] for row in rows] == SLIDE_FIGURES
+    for row in rows:
+        computed, shown = row.split()[-2:]
+        # the slides round (or cut) each step to 2-3 digits as they go: within 1.5 last digits
+        unit = 10.0 ** -len(shown.split(".")[1])
+        assert abs(float(computed) - float(shown)) <= 1.5 * unit, row
+    assert "0.5 - 0.1*(0.90-0.7)*(0.90*(1-0.90))*0.82" in out  # the slide's formula, with numbers
+    assert "the Keras route" in out
 
 
 def test_backprop_by_hand_lowers_the_loss(tmp_path):

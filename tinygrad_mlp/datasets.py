@@ -24,11 +24,13 @@ them; no download): ``load_iris``, ``load_digits``, ``load_breast_cancer``,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 __all__ = [
+    "CourseExample",
+    "course_example",
     "linear",
     "circle",
     "xor",
@@ -141,6 +143,56 @@ def xor() -> tuple[np.ndarray, np.ndarray]:
     """
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
     return _pair(x, x[:, 0] ^ x[:, 1])
+
+
+class CourseExample(NamedTuple):
+    """The course's worked back-propagation example (a 2-2-2 sigmoid network).
+
+    Kernels are Keras' layout: row = input unit, column = the unit it feeds.
+    ``weights`` lists them in ``model.get_weights()`` order, so
+    ``model.set_weights(example.weights)`` loads the network into a
+    ``Sequential([Dense(2, "sigmoid", input_dim=2), Dense(2, "sigmoid")])``.
+    """
+
+    x: np.ndarray  # inputs, shape (2,)
+    y: np.ndarray  # targets, shape (2,)
+    hidden_kernel: np.ndarray  # input -> hidden, shape (2, 2)
+    hidden_bias: np.ndarray  # shape (2,)
+    output_kernel: np.ndarray  # hidden -> output, shape (2, 2)
+    output_bias: np.ndarray  # shape (2,)
+    learning_rate: float
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """[hidden kernel, hidden bias, output kernel, output bias], copies."""
+        return [
+            a.copy()
+            for a in (self.hidden_kernel, self.hidden_bias, self.output_kernel, self.output_bias)
+        ]
+
+
+def course_example() -> CourseExample:
+    """The course's own worked example of back propagation, exactly as its slides give it.
+
+    Inputs ``x = (1, 0)``, targets ``y = (0.7, 0)``, every bias 1, loss
+    ``L = 1/2 sum (y_hat - y)^2``, learning rate 0.1; input -> hidden kernel
+    ``[[0.5, 0.5], [0.0, 1.0]]``, hidden -> output kernel ``[[0.5, 0.5], [1.0, 0.5]]``.
+    The slides find hidden activations 0.82, outputs 0.90 and 0.86, L = 0.39,
+    and after one step (biases held fixed) L = 0.388.
+
+    >>> ex = course_example()
+    >>> ex.x, ex.y
+    (array([1., 0.]), array([0.7, 0. ]))
+    """
+    return CourseExample(
+        x=np.array([1.0, 0.0]),
+        y=np.array([0.7, 0.0]),
+        hidden_kernel=np.array([[0.5, 0.5], [0.0, 1.0]]),
+        hidden_bias=np.ones(2),
+        output_kernel=np.array([[0.5, 0.5], [1.0, 0.5]]),
+        output_bias=np.ones(2),
+        learning_rate=0.1,
+    )
 
 
 def xor_blobs(
