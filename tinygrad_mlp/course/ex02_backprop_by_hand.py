@@ -123,6 +123,12 @@ def by_engine(ex, out_dir: str) -> tuple[np.ndarray, np.ndarray]:
         a[j].label, y_hat[j].label = f"a{j + 1}", f"y_hat{j + 1}"
     loss = 0.5 * ((y_hat[0] - float(ex.y[0])) ** 2 + (y_hat[1] - float(ex.y[1])) ** 2)
     loss.label = "L"
+    from tinygrad_mlp import backprop
+
+    print("\nbackprop.trace(L, learning_rate=0.1): the chain rule for every weight, in the")
+    print("order backward() reaches them (the slides' w for the output layer is v here)")
+    print(backprop.trace(loss, learning_rate=ex.learning_rate))
+    print()
     loss.backward()
     grad_W = np.array([[W[i][j].grad for j in range(2)] for i in range(2)])
     grad_V = np.array([[V[j][k].grad for k in range(2)] for j in range(2)])
