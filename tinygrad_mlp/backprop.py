@@ -15,6 +15,12 @@
 
 The result prints as text and displays as a table in Jupyter. Computing it
 never touches any ``.grad``.
+
+* ``step_through(loss, to_file="backprop.html")`` writes an offline page that
+  replays the forward pass node by node, then the backward pass in the
+  engine's order with every chain-rule product.
+* ``training_replay(model, x, y, epochs=30, to_file="training.html")`` writes
+  an offline page replaying a 2-D classifier's training epoch by epoch.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mlp.engine import Value, _backprop, _topological_order
+from tinygrad_mlp.pages import step_through, training_replay
 
-__all__ = ["order", "trace", "Trace", "Step"]
+__all__ = ["order", "trace", "Trace", "Step", "step_through", "training_replay"]
 
 # activation op -> (the derivative in the slides' notation, its value from out)
 _ACTIVATIONS = {

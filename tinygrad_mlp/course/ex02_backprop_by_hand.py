@@ -139,6 +139,8 @@ def by_engine(ex, out_dir: str) -> tuple[np.ndarray, np.ndarray]:
     path = os.path.join(out_dir, "backprop_2-2-2.png")
     draw_graph(loss, to_file=path)
     print(f"every value and gradient of this network, drawn: {path}")
+    page = backprop.step_through(loss, to_file=os.path.join(out_dir, "backprop_2-2-2.html"))
+    print(f"the forward and backward passes node by node, to step through offline: {page}")
     return grad_W, grad_V
 
 

@@ -73,6 +73,19 @@ def main(out_dir: str = "out", quick: bool = False) -> float:
         f"first layer: kernel {kernel.shape}, bias {bias.shape}; bias[:4] = {np.round(bias[:4], 3)}"
     )
 
+    from tinygrad_mlp import backprop
+
+    replay = Sequential([Dense(8, input_dim=2, activation="tanh"), Dense(1, activation="sigmoid")])
+    replay.compile(loss="binary_crossentropy", optimizer=SGD(0.1, 0.9))
+    page = backprop.training_replay(
+        replay,
+        xc,
+        yc,
+        epochs=10 if quick else 40,
+        to_file=os.path.join(out_dir, "circle_training.html"),
+    )
+    print(f"a page replaying a small network's training, epoch by epoch (open it offline): {page}")
+
     path = os.path.join(out_dir, "circle_mlp.tgm")
     model.save(path)
     again = load_model(path)
