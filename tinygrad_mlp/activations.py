@@ -12,14 +12,10 @@ array([0., 2.])
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from tinygrad_mlp.engine import Value, _const
-from tinygrad_mlp.ops import _exp
 
 __all__ = [
     "linear",
@@ -111,8 +107,7 @@ def exponential(x: Value) -> Value:
 
 def mish(x: Value) -> Value:
     """g(x) = x tanh(softplus(x)) (Misra, 2019)."""
-    x = _value(x)
-    return x * x.softplus().tanh()
+    return _value(x).mish()
 
 
 def log_softmax(x: Value, axis: int = -1) -> Value:
@@ -127,45 +122,15 @@ def softmax(x: Value, axis: int = -1) -> Value:
 
 def swish(x: Value) -> Value:
     """g(x) = x sigmoid(x) (also called SiLU)."""
-    x = _value(x)
-    return x * x.sigmoid()
+    return _value(x).silu()
 
 
 silu = swish
 
 
-# -- erf as an engine op (exact GELU) ----------------------------------------
-
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_erf_python = np.frompyfunc(math.erf, 1, 1)  # exact, element by element
-
-
-def _erf_elementwise(x: np.ndarray) -> np.ndarray:
-    return _erf_python(x).astype(np.float64)
-
-
-try:  # SciPy's vectorised erf is ~50x faster; it is optional (NumPy has no erf)
-    from scipy.special import erf as _erf_array
-except ImportError:  # pragma: no cover - depends on the environment
-    _erf_array = _erf_elementwise
-
-
-def _np_erf(x: Any) -> Any:
-    if type(x) is float:
-        return math.erf(x)
-    x = np.asarray(x)
-    return np.asarray(_erf_array(x)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
-
-
-def _erf_bw(g, out, ctx, a):
-    """d/dx erf(x) = 2/sqrt(pi) e^(-x^2)."""
-    return (g * (_TWO_OVER_SQRT_PI * _exp(-(a * a))),)
-
-
 def erf(x: Value) -> Value:
-    """The error function erf(x) = 2/sqrt(pi) int_0^x e^(-t^2) dt, exact (``math.erf``)."""
-    x = _value(x)
-    return Value._make(_np_erf(x.data), (x,), "erf", _erf_bw)
+    """The error function erf(x) = 2/sqrt(pi) int_0^x e^(-t^2) dt, exact (``numpy_ops.erf``)."""
+    return _value(x).erf()
 
 
 def gelu(x: Value, approximate: bool = False) -> Value:
@@ -174,11 +139,7 @@ def gelu(x: Value, approximate: bool = False) -> Value:
     ``approximate=True`` uses the tanh form
     ``x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2``.
     """
-    x = _value(x)
-    if approximate:
-        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1.0 + inner.tanh())
-    return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+    return _value(x).gelu(approximate="tanh" if approximate else "none")
 
 
 # -- lookup --------------------------------------------------------------------

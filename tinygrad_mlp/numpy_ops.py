@@ -175,34 +175,41 @@ def _share(x: Any, y: Any, lose: Any) -> np.ndarray:
     return share
 
 
-class Maximum(Function):
-    """Elementwise larger of a and b (NaN wins); ties split the gradient, as PyTorch does."""
+class _Extremum(Function):
+    """max/min(a, b) elementwise (NaN wins); ties split the gradient, as PyTorch does.
+
+    A subclass names the NumPy function (``pick``) and ``loses(x, y)``: where x
+    loses, its share of the gradient is 0; at a tie each side has half.
+    """
+
+    pick: Callable[[Any, Any], Any]
+    loses: Callable[[Any, Any], Any]
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        return ctx._function.pick(a, b)
 
     @staticmethod
     def backward(ctx: Any, g: Value) -> tuple[Value, Value]:
         a, b = (v.data for v in ctx.saved_values)
+        loses = ctx._function.loses
         with np.errstate(invalid="ignore"):
-            return g * _share(a, b, np.less(a, b)), g * _share(b, a, np.less(b, a))
+            return g * _share(a, b, loses(a, b)), g * _share(b, a, loses(b, a))
 
 
-class Minimum(Function):
-    """Elementwise smaller of a and b (NaN wins); ties split the gradient, as PyTorch does."""
+class Maximum(_Extremum):
+    """Elementwise larger of a and b."""
 
-    @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> Any:
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
+    pick = staticmethod(np.maximum)
+    loses = staticmethod(np.less)
 
-    @staticmethod
-    def backward(ctx: Any, g: Value) -> tuple[Value, Value]:
-        a, b = (v.data for v in ctx.saved_values)
-        with np.errstate(invalid="ignore"):
-            return g * _share(a, b, np.greater(a, b)), g * _share(b, a, np.greater(b, a))
+
+class Minimum(_Extremum):
+    """Elementwise smaller of a and b."""
+
+    pick = staticmethod(np.minimum)
+    loses = staticmethod(np.greater)
 
 
 class LogAddExp(Function):
@@ -452,26 +459,24 @@ def cumprod(x: Any, axis: int | None = None) -> Value:
     return CumProd.apply(x, axis)
 
 
-def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
-    """Index of the largest element (NumPy's ``np.argmax``): integers, no gradient."""
+def _arg_reduction(numpy_fn: Callable, x: Any, axis: int | None, keepdims: bool) -> Any:
     data = _raw(x)
     if type(data) is float:
         _normalize_axis(axis, 0)
         return 0
     if axis is not None:
         (axis,) = _normalize_axis(axis, data.ndim) or (None,)
-    return np.argmax(data, axis=axis, keepdims=keepdims)
+    return numpy_fn(data, axis=axis, keepdims=keepdims)
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the largest element (NumPy's ``np.argmax``): integers, no gradient."""
+    return _arg_reduction(np.argmax, x, axis, keepdims)
 
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
     """Index of the smallest element (NumPy's ``np.argmin``): integers, no gradient."""
-    data = _raw(x)
-    if type(data) is float:
-        _normalize_axis(axis, 0)
-        return 0
-    if axis is not None:
-        (axis,) = _normalize_axis(axis, data.ndim) or (None,)
-    return np.argmin(data, axis=axis, keepdims=keepdims)
+    return _arg_reduction(np.argmin, x, axis, keepdims)
 
 
 # ----------------------------------------------------------------------------
