@@ -60,6 +60,19 @@ def main(out_dir: str = "out", quick: bool = False) -> np.ndarray:
     plot_feature_importance(
         ig, feature_names=names, to_file=os.path.join(out_dir, "feature_importance.png")
     )
+
+    # the course's SHAP code, as it runs with the shap package
+    import tinygrad_mlp.explain as sh
+
+    explainer = sh.DeepExplainer(model, x_train[:100])
+    shap_values = explainer.shap_values(x_test[:200])
+    sh.initjs()
+    path = os.path.join(out_dir, "shap_summary.png")
+    sh.summary_plot(shap_values, x_test[:200], feature_names=names, to_file=path)
+    mean_abs = np.abs(shap_values).mean(axis=0)
+    print("mean |SHAP value| (DeepExplainer, 100 background rows): " + ", ".join(
+        f"{n} {v:.3f}" for n, v in zip(names, mean_abs, strict=True)))  # fmt: skip
+    print(f"SHAP summary (beeswarm): {path}")
     return ig
 
 
