@@ -746,8 +746,9 @@ def test_plot_network_collapses_wide_layers():
     assert len(_circles(dot, 0)) == 3 and len(_circles(dot, 2)) == 2
     assert len(_weight_edges(dot)) == 3 * len(hidden) + len(hidden) * 2
     assert all(a in dot.nodes and b in dot.nodes for a, b, _ in dot.edges)
-    # too many weights to label
-    assert "<font" not in dot.source and "label=-" not in dot.source
+    # too many weights to label; a notice says what was dropped
+    assert "taillabel" not in dot.source and "label=-" not in dot.source
+    assert "wide: 9 of 40 neurons drawn" in dot.source
     _check_colours(dot.source)
 
 
@@ -792,3 +793,80 @@ def test_draw_graph_is_exported_from_the_package():
     from tinygrad_mlp import utils
 
     assert tinygrad_mlp.draw_graph is utils.draw_graph
+
+
+def test_plot_network_shows_the_slides_activations_errors_and_gradients(tmp_path):
+    """The course's worked example: 0.82 on the hidden neurons, 0.90 and 0.86 on the outputs."""
+    from tinygrad_mlp.datasets import course_example
+    from tinygrad_mlp.engine import grad
+
+    ex = course_example()
+    model = Sequential(
+        [Dense(2, activation="sigmoid", input_dim=2), Dense(2, activation="sigmoid")]
+    )
+    model.set_weights(ex.weights)
+    dot = Dot(plot_network(model, x=ex.x, y=ex.y, to_file=tmp_path / "net.png").source)
+    labels = {dot.label(n) for n in dot.nodes}
+    assert {
+        "h1\\n0.8176\\ne 0.009040",
+        "y1\\n0.9026\\ne 0.01781",
+        "y2\\n0.8603\\ne 0.1034",
+    } <= labels
+    # every edge carries its weight and the engine's gradient dL/dw
+    x = Value(ex.x[None], requires_grad=False)
+    h = model.layers[0](x)
+    out = model.layers[1](h)
+    loss = 0.5 * ((out - ex.y[None]) ** 2).sum()
+    g1, g2 = grad(loss, [model.layers[0].kernel, model.layers[1].kernel])
+    for g in list(np.ravel(g1)) + list(np.ravel(g2)):
+        assert f"g {float(g):#.4g}" in dot.source
+    assert "error dL/dz" in dot.source and "gradient dL/dw" in dot.source
+    assert (tmp_path / "net.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_long_graph_is_drawn_top_to_bottom_by_default():
+    """The course's 2-2-2 network is 13 Values deep and 8 wide: left to right it is a strip."""
+    from test_backprop import course_graph
+
+    loss, _, _ = course_graph()
+    assert "rankdir=TB" in draw_graph(loss).source
+    assert "rankdir=LR" in draw_graph(loss, rankdir="LR").source
+
+
+def test_gradients_are_coloured_by_sign_and_the_legend_explains_the_border():
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    out = a * b - b * b  # d/da = 3 > 0, d/db = 2 - 6 < 0
+    out.backward()
+    dot = Dot(draw_graph(out).source)
+    fills = {
+        dot.label(n).split("|")[0].strip(" {"): re.search(r'fillcolor="?(#[0-9a-fA-F]{6})', a)
+        for n, a in dot.nodes.items()
+        if n.startswith("v")
+    }
+    fills = {k: m[1] for k, m in fills.items() if m}
+    red, blue = fills["a"], fills["b"]
+    r, g, bl = (int(red[i : i + 2], 16) for i in (1, 3, 5))
+    assert r > bl  # positive: orange
+    r, g, bl = (int(blue[i : i + 2], 16) for i in (1, 3, 5))
+    assert bl > r  # negative: blue
+    assert "grad &gt; 0" in dot.source and "grad &lt; 0" in dot.source
+    assert "thick border" in dot.source and "a parameter" in dot.source
+
+
+def test_a_subtraction_is_drawn_as_a_subtraction():
+    x = Value(0.9, label="y_hat")
+    t = Value(0.25, label="t")
+    loss = (x - 0.7) * (x - t)
+    loss.backward()
+    dot = Dot(draw_graph(loss).source)
+    ops = [dot.label(n) for n in dot.nodes if n.startswith("op")]
+    assert ops.count("-") == 2 and "neg" not in ops and "+" not in ops
+    labels = [dot.label(n) for n in dot.nodes]
+    assert any("data 0.7000" in label for label in labels)  # the constant as written: 0.7
+    assert not any("data -0.7000" in label for label in labels)
+    # t feeds its "-" directly, with its own gradient
+    t_node = next(n for n in dot.nodes if dot.label(n).startswith("{ t"))
+    assert any(a == t_node and b.startswith("op") for a, b, _ in dot.edges)
+    assert x.grad == pytest.approx((0.9 - 0.25) + (0.9 - 0.7)) and t.grad == pytest.approx(
+        -(0.9 - 0.7)
+    )

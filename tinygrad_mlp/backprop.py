@@ -248,7 +248,7 @@ class _Network:
     def _target(self, out: Value) -> float | None:
         """y where the graph computes y_hat - y (``y_hat + (-y)``) right after the neuron."""
         for k in self.kids.get(out, []):
-            if k._op == "+":
+            if k._op in ("+", "-"):  # y_hat - y is recorded as y_hat + (-y), named "-"
                 other = k._parents[1] if k._parents[0] is out else k._parents[0]
                 if not other.requires_grad and not other._parents and other.is_scalar:
                     return -float(other.data)

@@ -113,13 +113,16 @@ def __neg__(self) -> Value:
 
 
 def __sub__(self, other: Any) -> Value:
-    if type(other) is not Value:
-        return self + _const(-_as_data(other))
-    return self + (-other)
+    # a + (-b): the one addition rule; the node is named "-" so pictures show a subtraction
+    out = self + _const(-_as_data(other)) if type(other) is not Value else self + (-other)
+    out._op = "-"
+    return out
 
 
 def __rsub__(self, other: Any) -> Value:
-    return _const(other) + (-self)
+    out = _const(other) + (-self)
+    out._op = "-"
+    return out
 
 
 def __truediv__(self, other: Any) -> Value:

@@ -170,8 +170,9 @@ def _finish(dot: Graph, to_file: Any, format: str | None = None, dpi: int | None
 # ----------------------------------------------------------------------------
 # colours
 
-_PALE = (0xFF, 0xF5, 0xEB)  # small gradients
-_STRONG = (0xE6, 0x55, 0x0D)  # large gradients
+_PALE = (0xFF, 0xF7, 0xF0)  # small gradients
+_STRONG = (0xE6, 0x55, 0x0D)  # large positive gradients (orange)
+_STRONG_NEGATIVE = (0x1F, 0x6F, 0xC4)  # large negative gradients (blue)
 _NO_GRAD = "#ffffff"
 _ZERO_GRAD = "#e8e8e8"
 
@@ -224,12 +225,19 @@ def _preview(a: np.ndarray) -> str:
 
 
 def _value_label(
-    v: Value, show_data: bool, show_grad: bool, backward_ran: bool, preview_size: int
+    v: Value,
+    show_data: bool,
+    show_grad: bool,
+    backward_ran: bool,
+    preview_size: int,
+    negated: bool = False,
 ) -> str:
     cells = []
     if v.label:
         cells.append(_esc_record(v.label))
     scalar = isinstance(v.data, float)
+    if negated:  # the constant b of a - b, recorded as a + (-b): show b
+        v = Value(-np.asarray(v.data) if not scalar else -v.data, requires_grad=False)
     if not scalar:
         shape = (
             "(" + ", ".join(str(n) for n in v.data.shape) + ("," if v.data.ndim == 1 else "") + ")"
@@ -266,9 +274,47 @@ def _backward_ran(root: Value) -> bool:
     return bool(np.any(np.asarray(g) != 0))
 
 
+def _signed(v: Value) -> float | None:
+    """The gradient's size with its sign: |g| (or the norm) times the sign of its sum."""
+    m = _grad_magnitude(v)
+    if m is None:
+        return None
+    total = float(np.sum(_grad_array(v)))
+    return -m if total < 0 else m
+
+
+def _auto_rankdir(shown: list[Value]) -> str:
+    """Left to right unless that makes a strip much wider than tall: then top to bottom.
+
+    Width is the longest path from the output (a Value and its op per step),
+    height the most Values at one distance; LR beyond an aspect of 6 turns TB.
+    """
+    ids = {id(v) for v in shown}
+    dist = {id(shown[0]): 0}
+    changed = True
+    for _ in range(len(shown)):  # longest distance from the output (a DAG: it settles)
+        if not changed:
+            break
+        changed = False
+        for v in shown:
+            d = dist.get(id(v))
+            if d is None:
+                continue
+            for p in v._parents:
+                if id(p) in ids and dist.get(id(p), -1) < d + 1:
+                    dist[id(p)] = d + 1
+                    changed = True
+    per_level: dict[int, int] = {}
+    for d in dist.values():
+        per_level[d] = per_level.get(d, 0) + 1
+    wide = 2 * (max(dist.values()) + 1) * 1.1  # inches: a record ~1.8 wide, an op ~0.4
+    tall = max(per_level.values()) * 0.55
+    return "TB" if wide > 6.0 * tall else "LR"
+
+
 def draw_graph(
     value: Value,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
     show_data: bool = True,
     show_grad: bool = True,
     max_nodes: int = 200,
@@ -283,8 +329,13 @@ def draw_graph(
     (tensors; tensors of at most 4 elements show their entries). Each operation
     is a small ellipse with its symbol, with edges input -> op -> output.
     Before ``backward()`` gradients show as ``grad —``. With ``color_by_grad``
-    the fill goes from pale to strong with log10 |grad| (vanishing and exploding
-    gradients stand out) and a legend gives the scale. Beyond ``max_nodes``
+    the fill is orange for a positive gradient and blue for a negative one, from
+    pale to strong with log10 |grad| (vanishing and exploding gradients stand
+    out); a legend gives the scale and says that a thick border marks a
+    parameter. A subtraction ``a - b`` is drawn as one ``-`` op with both inputs
+    (it is recorded as ``a + (-b)``). The layout runs left to right, or top to
+    bottom when that would be a strip much wider than tall (``rankdir`` forces
+    one). Beyond ``max_nodes``
     Values, those farthest from ``value`` (breadth-first) collapse into one
     ``... N more nodes`` node. ``to_file`` writes the picture (format from its
     extension, or from ``format`` when it has none).
@@ -294,7 +345,7 @@ def draw_graph(
     """
     if not isinstance(value, Value):
         raise TypeError(f"draw_graph expects a Value, received {type(value).__name__}")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
+    if rankdir is not None and rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be one of 'LR', 'TB', 'RL', 'BT', received {rankdir!r}")
     if int(max_nodes) < 1:
         raise ValueError(f"max_nodes must be at least 1, received {max_nodes}")
@@ -314,9 +365,27 @@ def draw_graph(
     shown = nodes[:max_nodes]
     hidden = len(nodes) - len(shown)
 
+    # a - b is recorded as a + (-b): draw one "-" op with b itself as its second input
+    hidden_neg: dict[int, Value] = {}  # id of a neg node -> the Value it negates
+    negated: set[int] = set()  # constants of a - 0.7, shown as 0.7
+    for v in shown:
+        if v._op == "-" and len(v._parents) == 2:
+            second = v._parents[1]
+            if second._op == "neg" and len(second._parents) == 1:
+                hidden_neg[id(second)] = second._parents[0]
+            elif not second._parents and not second.requires_grad:
+                negated.add(id(second))
+    consumers: dict[int, int] = {}
+    for v in shown:
+        for p in v._parents:
+            consumers[id(p)] = consumers.get(id(p), 0) + 1
+    skip = {k for k in hidden_neg if consumers.get(k) == 1}  # neg nodes drawn into their "-"
+    if rankdir is None:
+        rankdir = _auto_rankdir(shown)
+
     backward_ran = _backward_ran(value)
-    mags = [_grad_magnitude(v) for v in shown] if (backward_ran and color_by_grad) else []
-    positive = [m for m in mags if m is not None and m > 0 and math.isfinite(m)]
+    mags = [_signed(v) for v in shown] if (backward_ran and color_by_grad) else []
+    positive = [abs(m) for m in mags if m is not None and m != 0 and math.isfinite(m)]
     lo = math.log10(min(positive)) if positive else 0.0
     hi = math.log10(max(positive)) if positive else 0.0
 
@@ -325,10 +394,11 @@ def draw_graph(
             return _NO_GRAD
         if m == 0:
             return _ZERO_GRAD
+        strong = _STRONG if m > 0 else _STRONG_NEGATIVE
         if not math.isfinite(m):
-            return _hex(_STRONG)
-        t = 1.0 if hi == lo else (math.log10(m) - lo) / (hi - lo)
-        return _mix(_PALE, _STRONG, t)
+            return _hex(strong)
+        t = 1.0 if hi == lo else (math.log10(abs(m)) - lo) / (hi - lo)
+        return _mix(_PALE, strong, t)
 
     dot = Graph(
         name="graph",
@@ -336,19 +406,24 @@ def draw_graph(
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
     )
     for i, v in enumerate(shown):
+        if id(v) in skip:
+            continue  # drawn as the second input of its "-"
         attrs = {"shape": "record", "style": "filled"}
         attrs["fillcolor"] = fill(mags[i]) if mags else _NO_GRAD
         if not v._parents and v.requires_grad:
-            attrs["penwidth"] = "2"  # a parameter (a leaf that learns)
-        dot.node(
-            f"v{i}", _value_label(v, show_data, show_grad, backward_ran, preview_size=4), **attrs
-        )
+            attrs["penwidth"] = "2.5"  # a parameter (a leaf that learns)
+        label = _value_label(v, show_data, show_grad, backward_ran, 4, negated=id(v) in negated)
+        dot.node(f"v{i}", label, **attrs)
         if v._parents:
             dot.node(f"op{i}", _esc_op(v._op), shape="ellipse", width="0.3", height="0.3")
             dot.edge(f"op{i}", f"v{i}")
     more_edges: set[str] = set()
     for i, v in enumerate(shown):
+        if id(v) in skip:
+            continue
         for p in v._parents:
+            if id(p) in skip:
+                p = hidden_neg[id(p)]  # a - b: the edge comes from b itself
             j = index[id(p)]
             if j < max_nodes:
                 dot.edge(f"v{j}", f"op{i}")
@@ -372,19 +447,29 @@ def _esc_op(op: str) -> str:
 
 
 def _add_legend(dot: Graph, lo: float, hi: float, fill: Any) -> None:
-    """An HTML table of swatches from the smallest to the largest |grad| shown."""
+    """Swatches from the smallest to the largest |grad| shown, for each sign, and the border."""
     steps = 5 if hi > lo else 1
-    cells = []
-    for k in range(steps):
-        exponent = lo + (hi - lo) * k / max(steps - 1, 1)
-        m = 10.0**exponent
-        cells.append(f'<td bgcolor="{fill(m)}">{_fmt(m)}</td>')
-    cells.append(f'<td bgcolor="{_ZERO_GRAD}">0</td>')
-    cells.append(f'<td bgcolor="{_NO_GRAD}">none</td>')
+    rows = []
+    for sign, name in ((1.0, "grad &gt; 0"), (-1.0, "grad &lt; 0")):
+        cells = [f"<td>{name}</td>"]
+        for k in range(steps):
+            m = 10.0 ** (lo + (hi - lo) * k / max(steps - 1, 1))
+            cells.append(f'<td bgcolor="{fill(sign * m)}">{_fmt(sign * m)}</td>')
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    width = steps + 1
+    rows.append(
+        f'<tr><td>grad = 0</td><td bgcolor="{_ZERO_GRAD}">0</td>'
+        f'<td colspan="{max(width - 2, 1)}" bgcolor="{_NO_GRAD}">no gradient (a constant '
+        "or data)</td></tr>"
+    )
+    rows.append(
+        f'<tr><td colspan="{width}" align="left">a <b>thick border</b> marks a parameter: '
+        "a leaf that learns</td></tr>"
+    )
     html = (
         '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
-        f'<tr><td colspan="{len(cells)}"><b>|grad| (log scale)</b></td></tr>'
-        f"<tr>{''.join(cells)}</tr></table>>"
+        f'<tr><td colspan="{width}"><b>fill: the gradient (log scale of |grad|)</b></td></tr>'
+        f"{''.join(rows)}</table>>"
     )
     dot.node("legend", html, shape="plaintext")
 
@@ -642,6 +727,45 @@ def _visible(n: int, max_neurons: int) -> list[int]:
     return list(range(keep - 1)) + [n - 1] if keep > 1 else [n - 1]
 
 
+def _network_numbers(
+    model: Any, x: Any, y: Any, loss: Any
+) -> tuple[list[np.ndarray], list[np.ndarray] | None, list[np.ndarray] | None]:
+    """For one sample: every layer's activations, and with a target the neurons' errors
+    e = dL/dz and the weights' gradients dL/dw (the engine's, through ``grad``)."""
+    from tinygrad_mlp.engine import grad
+
+    layers = [layer for layer in model.layers if _dense_weights_of(layer) is not None]
+    sample = np.asarray(x, dtype=np.float64).reshape(1, -1)
+    a = Value(sample, requires_grad=False)
+    activations, pre = [sample[0]], []
+    for layer in layers:
+        z = layer.call_linear(a)
+        a = layer.activation(z)
+        pre.append(z)
+        activations.append(np.asarray(a.data, dtype=np.float64)[0])
+    if y is None:
+        return activations, None, None
+    target = np.asarray(y, dtype=np.float64).reshape(1, -1)
+    if target.shape != a.shape:
+        raise ValueError(f"y has shape {target.shape[1:]}, the model's output {a.shape[1:]}")
+    if loss is None:  # the course's L = 1/2 sum (y_hat - y)^2
+        value = 0.5 * ((a - target) ** 2).sum()
+    else:
+        from tinygrad_mlp import losses
+
+        value = losses.get(loss)(target, a)
+    kernels = [layer.kernel for layer in layers]
+    grads = grad(value, pre + kernels)
+    errors = [np.asarray(g, dtype=np.float64)[0] for g in grads[: len(pre)]]
+    weight_grads = [np.asarray(g, dtype=np.float64) for g in grads[len(pre) :]]
+    return activations, errors, weight_grads
+
+
+def _dense_weights_of(layer: Any) -> np.ndarray | None:
+    weights = layer.get_weights()
+    return weights[0] if weights and np.ndim(weights[0]) == 2 else None
+
+
 def plot_network(
     model: Any,
     to_file: str | os.PathLike | None = "network.png",
@@ -650,16 +774,26 @@ def plot_network(
     show_bias: bool = False,
     rankdir: str = "LR",
     dpi: int = 96,
+    x: Any = None,
+    y: Any = None,
+    loss: Any = None,
 ) -> Graph:
     """Draw every neuron of a small MLP as a circle and every weight as an edge.
 
     Layers are ranks from left to right: inputs ``x1..xn``, hidden neurons
     ``h1..``, outputs ``y1..``. An edge is red for a positive weight and blue for a
-    negative one, its width growing with |w|; with at most 40 weights drawn each
-    edge is labelled with its value. ``show_bias`` adds a ``+1`` node per layer
-    whose edges are the biases. A layer wider than ``max_neurons`` shows its
-    first neurons, a ``...`` node for the rest, and its last neuron.
+    negative one, its width growing with |w| (a legend says so); with at most 40
+    weights drawn each edge is labelled with its value. ``show_bias`` adds a
+    ``+1`` node per layer whose edges are the biases. A layer wider than
+    ``max_neurons`` shows its first neurons, a ``...`` node for the rest, and
+    its last neuron, and a notice says how many were left out.
+
+    With one sample ``x`` every neuron shows its activation (the slides'
+    0.82 / 0.90 / 0.86); with its target ``y`` too, every neuron shows its error
+    ``e = dL/dz`` and every edge its gradient ``dL/dw`` under the weight, for
+    the course's ``L = 1/2 sum (y_hat - y)^2`` or the ``loss`` named.
     """
+    numbers = None if x is None else _network_numbers(model, x, y, loss)
     dense = _dense_weights(model)
     if not dense:
         raise ValueError(
@@ -681,13 +815,14 @@ def plot_network(
     scaled += [b for _, _, b, _ in dense if b is not None] if show_bias else []
     wmax = max(float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)) for a in scaled) or 1.0
 
+    width = "0.5" if numbers is None else ("0.95" if numbers[1] is None else "1.25")
     dot = Graph(
         name=str(getattr(model, "name", "network")),
-        graph_attr={"rankdir": rankdir, "splines": "line", "nodesep": "0.15", "ranksep": "1.4"},
+        graph_attr={"rankdir": rankdir, "splines": "line", "nodesep": "0.15", "ranksep": "1.8"},
         node_attr={
             "shape": "circle",
             "fixedsize": "true",
-            "width": "0.5",
+            "width": width,
             "fontname": "Helvetica",
             "fontsize": "10",
             "style": "filled",
@@ -718,7 +853,13 @@ def plot_network(
                 if pos == len(vis) - 1 and len(vis) < n:
                     sub.node(f"more{li}", "...", shape="plaintext", style="")
                     column.append(f"more{li}")
-                sub.node(nid(li, i), f"{prefix[li]}{i + 1}", fillcolor=fills[li])
+                text = f"{prefix[li]}{i + 1}"
+                if numbers is not None:
+                    activations, errors, _ = numbers
+                    text += f"\\n{_fmt(activations[li][i])}"
+                    if errors is not None and li > 0:
+                        text += f"\\ne {_fmt(errors[li - 1][i])}"
+                sub.node(nid(li, i), text, fillcolor=fills[li])
                 column.append(nid(li, i))
             if show_bias and li < n_layers - 1:
                 sub.node(f"bias{li}", "+1", fillcolor="#f5f5f5", style="filled,dashed")
@@ -726,7 +867,7 @@ def plot_network(
             for a, b in zip(column, column[1:], strict=False):
                 sub.edge(a, b, style="invis")
 
-    def weight_edge(src: str, dst: str, w: float, k: int) -> None:
+    def weight_edge(src: str, dst: str, w: float, k: int, g: float | None = None) -> None:
         """An edge for weight w; k staggers its label (see below)."""
         t = abs(w) / wmax if math.isfinite(w) else 1.0
         color = _mix(_FAINT, _POSITIVE if w >= 0 else _NEGATIVE, 0.25 + 0.75 * t)
@@ -739,22 +880,65 @@ def plot_network(
             # On the edge near its source, where the fanned-out edges are still apart,
             # on a white patch so the line does not cross the digits; labels sit at one
             # of three distances (k = the target's position) so a neuron's edges differ.
+            gradient = (
+                "" if g is None else f'<tr><td><font color="#555555">g {_fmt(g)}</font></td></tr>'
+            )
             attrs["taillabel"] = (
                 '<<table border="0" cellborder="0" cellpadding="1" bgcolor="#ffffff">'
-                f'<tr><td><font color="{color}">{_fmt(w)}</font></td></tr></table>>'
+                f'<tr><td><font color="{color}">{_fmt(w)}</font></td></tr>{gradient}</table>>'
             )
             attrs["labeldistance"] = str(3 + 2 * (k % 3))
             attrs["labelangle"] = "0"
         dot.edge(src, dst, **attrs)
 
+    weight_grads = None if numbers is None else numbers[2]
     for li, (_, kernel, bias, _) in enumerate(dense):
         for k, j in enumerate(visible[li + 1]):
             for i in visible[li]:
-                weight_edge(nid(li, i), nid(li + 1, j), float(kernel[i, j]), k)
+                g = None if weight_grads is None else float(weight_grads[li][i, j])
+                weight_edge(nid(li, i), nid(li + 1, j), float(kernel[i, j]), k, g)
             if show_bias:
                 b = 0.0 if bias is None else float(bias[j])
                 weight_edge(f"bias{li}", nid(li + 1, j), b, k)
         # the collapsed neurons: one faint dashed edge each way, for the shape of the picture
         if len(visible[li]) < widths[li] and len(visible[li + 1]) < widths[li + 1]:
             dot.edge(f"more{li}", f"more{li + 1}", style="dashed", color="#bbbbbb")
+    _network_legend(dot, wmax, widths, visible, titles, numbers)
     return _finish(dot, to_file, dpi=dpi)
+
+
+def _network_legend(
+    dot: Graph,
+    wmax: float,
+    widths: list[int],
+    visible: list[list[int]],
+    titles: list[str],
+    numbers: Any,
+) -> None:
+    """What the colours, widths and numbers mean, and which neurons were left out."""
+    rows = [
+        f'<tr><td bgcolor="{_hex(_POSITIVE)}" width="28" height="8" fixedsize="true"></td>'
+        '<td align="left">weight &gt; 0</td></tr>',
+        f'<tr><td bgcolor="{_hex(_NEGATIVE)}" width="28" height="8" fixedsize="true"></td>'
+        '<td align="left">weight &lt; 0</td></tr>',
+        f'<tr><td>width</td><td align="left">|w|, up to {_fmt(wmax)}</td></tr>',
+    ]
+    if numbers is not None:
+        rows.append('<tr><td>neuron</td><td align="left">name, activation a</td></tr>')
+        if numbers[1] is not None:
+            rows.append('<tr><td>e</td><td align="left">error dL/dz of the neuron</td></tr>')
+            rows.append('<tr><td>g</td><td align="left">gradient dL/dw of the weight</td></tr>')
+    for title, n, vis in zip(titles, widths, visible, strict=True):
+        if len(vis) < n:
+            rows.append(
+                f'<tr><td colspan="2"><font color="#b00000">{_html(title)}: {len(vis)} of {n} '
+                "neurons drawn (raise max_neurons to see all)</font></td></tr>"
+            )
+    # the graph's own label, below the drawing: out of the way of every node and edge
+    dot.attr(
+        label='<<table border="0" cellborder="0" cellspacing="2">' + "".join(rows) + "</table>>",
+        labelloc="b",
+        labeljust="l",
+        fontname="Helvetica",
+        fontsize="10",
+    )
