@@ -108,3 +108,14 @@ def test_demo_runs_end_to_end(tmp_path):
     assert str(out.resolve()) in result.stdout
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert {"neuron_graph.png", "circle_model.png", "circle_boundary.png"} <= set(pngs)
+    # the lessons as pictures
+    lessons = {
+        "activations.png", "batch_stochastic_minibatch.png", "under_over_fitting.png",
+        "early_stopping_history.png", "optimizers.png", "perceptron_on_circle.png",
+        "confusion_matrix.png", "vanishing_gradients.png", "deep_sigmoid_graph.png",
+        "deep_relu_graph.png", "shap_summary.png", "learning_rates.png",
+    }  # fmt: skip
+    assert lessons <= set(pngs), lessons - set(pngs)
+    for name in lessons:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "backprop_2-2-2.html").exists() and (out / "circle_training.html").exists()

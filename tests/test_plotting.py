@@ -92,3 +92,43 @@ def test_feature_importance_bars_are_sorted_with_the_largest_on_top(tmp_path):
         plot_feature_importance([1, 2, 3], ["a", "b"], to_file=None)
     with pytest.raises(ValueError, match="1-D"):
         plot_feature_importance(np.zeros((2, 2)), to_file=None)
+
+
+def test_plot_activations_draws_each_function_and_the_engines_derivative(tmp_path):
+    from tinygrad_mlp.plotting import plot_activations
+
+    fig = plot_activations(["sigmoid", "tanh"], to_file=tmp_path / "a.png")
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    z, g = fig.axes[0].lines[0].get_data()
+    _, slope = fig.axes[0].lines[1].get_data()
+    np.testing.assert_allclose(g, 1 / (1 + np.exp(-z)))
+    np.testing.assert_allclose(slope, g * (1 - g), atol=1e-12)  # sigma' = sigma (1 - sigma)
+    _, t_slope = fig.axes[1].lines[1].get_data()
+    np.testing.assert_allclose(t_slope, 1 - np.tanh(z) ** 2, atol=1e-12)
+
+
+def test_plot_confusion_matrix_writes_every_count(tmp_path):
+    from tinygrad_mlp.plotting import plot_confusion_matrix
+
+    fig = plot_confusion_matrix(
+        np.array([[5, 1], [2, 7]]), ["no", "yes"], to_file=tmp_path / "c.png"
+    )
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["1", "2", "5", "7"]
+    with pytest.raises(ValueError, match="square"):
+        plot_confusion_matrix(np.ones((2, 3)), to_file=None)
+
+
+def test_plot_gradient_norms_and_history_marks(tmp_path):
+    from tinygrad_mlp.plotting import plot_gradient_norms, plot_history
+
+    fig = plot_gradient_norms({"sigmoid": [1e-8, 1e-4, 1e-2]}, to_file=tmp_path / "g.png")
+    assert fig.axes[0].get_yscale() == "log"
+    fig = plot_history(
+        {"loss": [3.0, 2.0, 1.5, 1.6], "val_loss": [3.1, 2.2, 1.7, 1.9]},
+        to_file=None,
+        marks={"stopped": 4, "best, restored": 3},
+    )
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert "stopped (epoch 4)" in labels and "best, restored (epoch 3)" in labels
+    assert not list(tmp_path.glob("history*.png"))  # to_file=None writes nothing

@@ -1,8 +1,10 @@
 """Training pictures with matplotlib: loss curves, decision boundaries, importances.
 
-matplotlib is an optional extra (``pip install "tinygrad_mlp[plot]"``): it is
-imported inside each function, with the non-interactive Agg backend, so these
-functions only ever write image files and never open a window.
+matplotlib is an optional extra (``pip install "tinygrad_mlp[plot]"``), imported
+inside each function. Every function returns its Figure, which a notebook
+displays inline (there the notebook's backend is kept); a script or a test gets
+the non-interactive Agg backend and never a window. A file is written only
+when ``to_file`` is given (PNG, SVG, PDF by its extension).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ __all__ = [
     "plot_decision_boundary",
     "plot_learning_rates",
     "plot_feature_importance",
+    "plot_activations",
+    "plot_confusion_matrix",
+    "plot_gradient_norms",
 ]
 
 _TRAIN_COLOR = "#1f77b4"
@@ -35,8 +40,8 @@ def _pyplot() -> Any:
             "plotting needs matplotlib, which is not installed: "
             'pip install "tinygrad_mlp[plot]" (or pip install matplotlib)'
         ) from exc
-    # only switch when no figure machinery is in use yet (e.g. inside Jupyter, keep inline)
-    if "matplotlib.pyplot" not in sys.modules:
+    # a script or a test draws to files (Agg); a notebook keeps its inline backend
+    if "matplotlib.pyplot" not in sys.modules and "ipykernel" not in sys.modules:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -88,14 +93,17 @@ def _quantities(data: Mapping[str, list[float]], metrics: Sequence[str] | None) 
 
 def plot_history(
     history: Any,
-    to_file: str | os.PathLike | None = "history.png",
+    to_file: str | os.PathLike | None = None,
     metrics: Sequence[str] | str | None = None,
+    marks: Mapping[str, int] | None = None,
 ) -> Any:
     """One panel per quantity (loss, then each metric): training and ``val_`` curves together.
 
     ``history`` is what ``fit`` returns or its ``.history`` dict
     (``{'loss': [...], 'val_loss': [...], 'accuracy': [...], ...}``);
-    ``metrics`` picks the panels. Writes ``to_file`` and returns the Figure.
+    ``metrics`` picks the panels. ``marks`` draws a labelled vertical line at
+    each epoch given (``{"stopped": 23, "best, restored": 18}``). Writes
+    ``to_file`` and returns the Figure.
     """
     data = _history_dict(history)
     if not data or not any(len(v) for v in data.values()):
@@ -126,6 +134,9 @@ def plot_history(
                     marker="o" if len(values) < 30 else None,
                     ms=3,
                 )
+        for k, (label, epoch) in enumerate((marks or {}).items()):
+            ax.axvline(epoch, color=("#2ca02c", "#d62728", "#9467bd")[k % 3], ls="--", lw=1.2,
+                       label=f"{label} (epoch {epoch})")  # fmt: skip
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
@@ -163,7 +174,7 @@ def plot_decision_boundary(
     model: Any,
     x: Any,
     y: Any,
-    to_file: str | os.PathLike | None = "boundary.png",
+    to_file: str | os.PathLike | None = None,
     resolution: int = 200,
     ax: Any = None,
 ) -> Any:
@@ -240,7 +251,7 @@ def plot_decision_boundary(
 
 def plot_learning_rates(
     histories: Mapping[str, Any],
-    to_file: str | os.PathLike | None = "learning_rates.png",
+    to_file: str | os.PathLike | None = None,
     metric: str = "loss",
 ) -> Any:
     """Loss curves side by side, one panel per run: the course's "too low / too high / adequate".
@@ -303,7 +314,7 @@ def plot_learning_rates(
 def plot_feature_importance(
     importances: Any,
     feature_names: Sequence[str] | None = None,
-    to_file: str | os.PathLike | None = "feature_importance.png",
+    to_file: str | os.PathLike | None = None,
     errors: Any = None,
 ) -> Any:
     """Horizontal bars, the most important feature on top.
@@ -347,6 +358,95 @@ def plot_feature_importance(
     ax.set_xlabel("importance")
     ax.set_title("feature importance")
     ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    _save(fig, to_file, plt, own=True)
+    return fig
+
+
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "swish", "gelu")
+
+
+def plot_activations(
+    names: Sequence[str] = _ACTIVATIONS,
+    to_file: str | os.PathLike | None = None,
+    span: float = 5.0,
+) -> Any:
+    """Each activation g(z) and its derivative g'(z), the derivative from the engine's backward."""
+    from tinygrad_mlp import activations
+    from tinygrad_mlp.engine import Value
+
+    z = np.linspace(-span, span, 401)
+    plt = _pyplot()
+    cols = min(len(names), 4)
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        v = Value(z.copy())
+        out = activations.get(name)(v)
+        out.backward(np.ones_like(z))
+        ax.plot(z, out.data, color=_TRAIN_COLOR, label="g(z)")
+        ax.plot(z, v.grad, color=_VAL_COLOR, ls="--", label="g'(z)")
+        ax.axhline(0, color="#999", lw=0.6)
+        ax.axvline(0, color="#999", lw=0.6)
+        ax.set_title(name)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    _save(fig, to_file, plt, own=True)
+    return fig
+
+
+def plot_confusion_matrix(
+    matrix: Any,
+    labels: Sequence[str] | None = None,
+    to_file: str | os.PathLike | None = None,
+) -> Any:
+    """The confusion matrix as a picture: rows the true class, columns the predicted one."""
+    cm = np.asarray(matrix)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"a confusion matrix is square, received shape {cm.shape}")
+    labels = list(labels) if labels is not None else [str(i) for i in range(len(cm))]
+    if len(labels) != len(cm):
+        raise ValueError(f"{len(labels)} labels for a {len(cm)}x{len(cm)} matrix")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.2 * len(cm) + 2.2, 1.1 * len(cm) + 1.6))
+    image = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    top = cm.max() if cm.size else 0
+    for i in range(len(cm)):
+        for j in range(len(cm)):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > top / 2 else "black")  # fmt: skip
+    ax.set_xticks(range(len(cm)), labels)
+    ax.set_yticks(range(len(cm)), labels)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("confusion matrix")
+    fig.tight_layout()
+    _save(fig, to_file, plt, own=True)
+    return fig
+
+
+def plot_gradient_norms(
+    norms: Mapping[str, Sequence[float]],
+    to_file: str | os.PathLike | None = None,
+) -> Any:
+    """|dL/dW| per layer (first layer on the left) for each network, on a log scale:
+    vanishing gradients fall away towards the input."""
+    if not isinstance(norms, Mapping) or not norms:
+        raise ValueError("plot_gradient_norms expects a dict {network name: norms per layer}")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for name, values in norms.items():
+        values = np.asarray(values, dtype=np.float64)
+        ax.semilogy(np.arange(1, len(values) + 1), values, marker="o", label=str(name))
+    ax.set_xlabel("layer (1 = next to the input)")
+    ax.set_ylabel("|dL/d kernel| (log scale)")
+    ax.set_title("gradient norm per layer")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     _save(fig, to_file, plt, own=True)
     return fig

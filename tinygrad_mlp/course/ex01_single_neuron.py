@@ -35,6 +35,12 @@ def main(out_dir: str = "out", quick: bool = False) -> float:
     path = os.path.join(out_dir, "neuron_graph.png")
     draw_graph(a, to_file=path)
     print(f"the neuron's backprop graph: {path}")
+
+    from tinygrad_mlp.plotting import plot_activations
+
+    path = os.path.join(out_dir, "activations.png")
+    plot_activations(to_file=path)
+    print(f"activation functions g(z) and their derivatives g'(z) (by backward): {path}")
     return a.data
 
 

@@ -6,6 +6,7 @@ no line separates the inside of a circle from the outside. XOR fails for the
 same reason: its classes sit on opposite corners of a square.
 """
 
+import os
 import sys
 
 from tinygrad_mlp.datasets import circle, xor
@@ -24,6 +25,17 @@ def main(out_dir: str = "out", quick: bool = False) -> float:
         f"circle: perceptron accuracy {acc:.3f} vs {majority:.3f} for always guessing the majority"
     )
     print("a straight line cannot separate the inside of a circle from the outside")
+    import numpy as np
+
+    from tinygrad_mlp.plotting import plot_decision_boundary
+
+    def neuron(points):  # the trained neuron's P(inside) on raw points
+        return 1.0 / (1.0 + np.exp(-(scaler.transform(points) @ w + b)))
+
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "perceptron_on_circle.png")
+    plot_decision_boundary(neuron, x, y, to_file=path)
+    print(f"the perceptron's straight line on the circle: {path}")
 
     xx, yx = xor()
     w, b, _ = perceptron.train_perceptron(xx, yx, max_steps=300 if quick else 2000, verbose=False)

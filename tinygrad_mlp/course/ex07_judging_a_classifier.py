@@ -49,7 +49,13 @@ def main(out_dir: str = "out", quick: bool = False) -> np.ndarray:
     predicted = model.predict_classes(x_test, verbose=0).ravel()
     print(f"test accuracy {acc:.3f}")
     print("confusion matrix (rows: true class, columns: predicted):")
-    print(confusion_matrix(y_test, predicted))
+    matrix = confusion_matrix(y_test, predicted)
+    print(matrix)
+    from tinygrad_mlp.plotting import plot_confusion_matrix
+
+    path = os.path.join(out_dir, "confusion_matrix.png")
+    plot_confusion_matrix(matrix, labels=["outside", "inside"], to_file=path)
+    print(f"the confusion matrix as a picture: {path}")
 
     ig = np.abs(integrated_gradients(model, x_test[:200])).mean(axis=0)
     perm = permutation_importance(model, x_test, y_test, n_repeats=3, seed=0)["importances_mean"]
