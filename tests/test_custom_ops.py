@@ -212,3 +212,19 @@ def test_saved_values_outside_backward_is_an_error():
     Keep.apply(Value(1.0))
     with pytest.raises(RuntimeError, match="only inside backward"):
         _ = captured["ctx"].saved_values
+
+
+def test_a_function_without_forward_or_backward_says_so():
+    class NoBackward(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+    class NoForward(Function):
+        pass
+
+    with pytest.raises(TypeError, match="NoForward gives no forward"):
+        NoForward.apply(Value(1.0))
+    y = NoBackward.apply(Value(np.ones(2)))
+    with pytest.raises(TypeError, match="NoBackward gives no backward"):
+        y.sum().backward()

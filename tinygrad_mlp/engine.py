@@ -636,11 +636,17 @@ class Function:
 
     @staticmethod
     def forward(ctx: Context, *args: Any) -> Any:
-        raise NotImplementedError("a Function subclass defines forward(ctx, *args)")
+        raise TypeError(
+            f"{ctx._function.__name__} gives no forward: a Function subclass defines "
+            "@staticmethod forward(ctx, *args)"
+        )
 
     @staticmethod
     def backward(ctx: Context, *grad_outputs: Any) -> Any:
-        raise NotImplementedError("a Function subclass defines backward(ctx, *grad_outputs)")
+        raise TypeError(
+            f"{ctx._function.__name__} gives no backward: a Function subclass defines "
+            "@staticmethod backward(ctx, *grad_outputs)"
+        )
 
     @classmethod
     def apply(cls, *args: Any) -> Value:
