@@ -121,20 +121,27 @@ def detect_anomaly() -> Iterator[None]:
 #
 # ``_CLOCK`` counts writes to ``Value.data`` (assignment, and augmented
 # assignment such as ``w.data -= lr * w.grad``, which NumPy does in place).
-# A write stamps the Value with the new clock (``_version``, unset until then);
-# an op's output remembers the clock at its creation (``_born``). A recorded op is stale when
-# its output or an input it read carries a stamp newer than its birth. In the
-# common case no write happened since any node of the graph was made (every
-# node was born at the current clock) and the walk checks nothing more.
+# One slot, ``_stamp``, holds both clocks (one slot per Value less for the
+# garbage collector to walk): its low 32 bits are the clock when an op made the
+# Value (its birth), the bits above the clock of its last write (0: never).
+# A recorded op is stale when its output, or an input it read, was written
+# after the op's birth. In the common case no write happened since any node of
+# the graph was made (every stamp equals the current clock) and the walk checks
+# nothing more. (Past 2**32 writes, births would spill into the write bits.)
 
 _CLOCK = 0
+_BIRTH = (1 << 32) - 1
 
 
 def _set_data(self: Value, data: Any) -> None:
     global _CLOCK
     _CLOCK += 1
     self._data = data
-    self._version = _CLOCK
+    try:
+        birth = self._stamp & _BIRTH
+    except AttributeError:  # a leaf's first write (leaves are stamped only when written)
+        birth = 0
+    self._stamp = birth | (_CLOCK << 32)
 
 
 def _check_finite(data: Any, what: str) -> None:
@@ -260,10 +267,12 @@ class Value:
     8.0
     """
 
+    # Ten slots: a Value is 96 bytes, the size it had before ``_stamp`` came (a
+    # weakref slot, which nothing used, made room); a bigger node measurably slows
+    # the backward walk over a freshly built graph (more memory to touch).
     __slots__ = (
         "_data",
-        "_version",
-        "_born",
+        "_stamp",
         "grad",
         "requires_grad",
         "label",
@@ -272,7 +281,6 @@ class Value:
         "_backward",
         "_ctx",
         "_acc",
-        "__weakref__",
     )
     __array_ufunc__ = None  # ndarray <op> Value defers to Value's reflected operators
 
@@ -313,7 +321,7 @@ class Value:
             data = np.asarray(data)
             out.grad = None
         out._data = data
-        out._born = _CLOCK  # (``_version`` stays unset until a write: one store less per op)
+        out._stamp = _CLOCK  # born now, never written (leaves get a stamp at their first write)
         out.label = ""
         out._op = op
         out._acc = None
@@ -774,7 +782,7 @@ def _topological_order(root: Value) -> list[Value]:
         if not parents:  # a leaf waits for nothing
             order.append(node)
             continue
-        if node._born != clock:  # some data was written since this node was made
+        if node._stamp != clock:  # some data was written since this node was made
             stale = True
         push(node)
         push(None)
@@ -792,7 +800,7 @@ def _check_versions(order: list[Value]) -> None:
         parents = node._parents
         if not parents:
             continue
-        born = node._born
+        born = node._stamp & _BIRTH
         if _written(node) > born and node._backward not in _RULES_NOT_READING_OUTPUT:
             _raise_modified(node, node, "its result")
         for p in parents:
@@ -801,8 +809,8 @@ def _check_versions(order: list[Value]) -> None:
 
 
 def _written(v: Value) -> int:
-    """The clock at ``v``'s last write, -1 if it was never written."""
-    return getattr(v, "_version", -1)
+    """The clock at ``v``'s last write, 0 if it was never written."""
+    return getattr(v, "_stamp", 0) >> 32
 
 
 def _raise_modified(node: Value, changed: Value, which: str) -> None:
