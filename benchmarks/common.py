@@ -33,6 +33,30 @@ def best_of(fn: Callable[[], Any], repeat: int = 5, number: int = 1, warmup: int
     return best
 
 
+def interleaved_best(
+    fns: dict[str, Callable[[], Any]], repeat: int = 5, number: int = 1, warmup: int = 1
+) -> dict[str, float]:
+    """Seconds per call of each ``fn``, best over ``repeat`` rounds that run them in turn.
+
+    Every round times each function once (``number`` calls), rotating which goes
+    first, after a ``gc.collect()`` so that one engine's garbage is not collected
+    on another's clock: a disturbed moment hits every engine alike, not one.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    best = dict.fromkeys(fns, float("inf"))
+    names = list(fns)
+    for r in range(repeat):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            gc.collect()
+            start = time.perf_counter()
+            for _ in range(number):
+                fns[name]()
+            best[name] = min(best[name], (time.perf_counter() - start) / number)
+    return best
+
+
 def optional_import(name: str) -> ModuleType | None:
     """Import a peer library, or print why it is skipped and return None."""
     try:

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     best_of,
     ensure_repo_on_path,
+    interleaved_best,
     machine_line,
     optional_import,
     ratio_text,
@@ -110,21 +111,19 @@ def make_step(model: object, params: list, zero: float, lr: float = 0.05):
 
 def bench_mlp(repeat: int, number: int) -> list[list]:
     rows = []
-    times = {}
     micrograd = optional_import("micrograd.engine")
     engines = [("tinygrad_mlp.Value", TValue)]
     if micrograd is not None:
         engines.append(("micrograd.Value", micrograd.Value))
+    steps = {}
     for name, cls in engines:
         model = MLP(cls, 3, [4, 4, 1])
-        step = make_step(model, model.parameters(), 0.0 if cls is TValue else 0)
-        times[name] = best_of(step, repeat=repeat, number=number, warmup=number)
+        steps[name] = make_step(model, model.parameters(), 0.0 if cls is TValue else 0)
     try:
         from tinygrad_mlp import nn as tg_nn
 
         model = tg_nn.MLP(3, [4, 4, 1])
-        step = make_step(model, model.parameters(), 0.0)
-        times["tinygrad_mlp.nn.MLP"] = best_of(step, repeat=repeat, number=number, warmup=number)
+        steps["tinygrad_mlp.nn.MLP"] = make_step(model, model.parameters(), 0.0)
     except (ImportError, AttributeError, TypeError) as exc:
         print(f"[skip] tinygrad_mlp.nn.MLP not usable yet ({exc.__class__.__name__}: {exc})")
     if micrograd is not None:  # micrograd's own nn module, to show the shared model code is fair
@@ -132,8 +131,9 @@ def bench_mlp(repeat: int, number: int) -> list[list]:
 
         random.seed(0)
         model = mg_nn.MLP(3, [4, 4, 1])
-        step = make_step(model, model.parameters(), 0)
-        times["micrograd.nn.MLP"] = best_of(step, repeat=repeat, number=number, warmup=number)
+        steps["micrograd.nn.MLP"] = make_step(model, model.parameters(), 0)
+    # all four in turn, round by round: a noisy moment on a shared machine hits each alike
+    times = interleaved_best(steps, repeat=repeat, number=number, warmup=number)
     # where the time goes: micrograd's closures make reference cycles, so the
     # cyclic garbage collector has to free every graph; ours leave none
     for name, cls in engines:
