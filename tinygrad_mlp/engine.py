@@ -82,17 +82,28 @@ def is_grad_enabled() -> bool:
 
 @contextmanager
 def _grad_mode(enabled: bool) -> Iterator[None]:
+    previous = _enter_mode(enabled)
+    try:
+        yield
+    finally:
+        _leave_mode(previous)
+
+
+def _enter_mode(enabled: bool) -> bool:
+    """Switch the calling thread's grad mode; returns the mode to restore."""
     global _OVERRIDES
     previous = getattr(_mode, "enabled", True)
     with _overrides_lock:
         _OVERRIDES += 1
     _mode.enabled = enabled
-    try:
-        yield
-    finally:
-        _mode.enabled = previous
-        with _overrides_lock:
-            _OVERRIDES -= 1
+    return previous
+
+
+def _leave_mode(previous: bool) -> None:
+    global _OVERRIDES
+    _mode.enabled = previous
+    with _overrides_lock:
+        _OVERRIDES -= 1
 
 
 def no_grad() -> AbstractContextManager[None]:
@@ -659,37 +670,47 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Value:
         """Run ``forward`` on the arguments' data and record the result in the graph."""
-        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
-        parents = tuple(args[i] for i in positions)
-        ctx = Context(tuple(isinstance(a, Value) and a.requires_grad for a in args))
+        positions, parents, needs, raw = [], [], [], []
+        all_scalar = True  # every Value argument is a scalar Value
+        for i, a in enumerate(args):
+            if isinstance(a, Value):
+                positions.append(i)
+                parents.append(a)
+                needs.append(a.requires_grad)
+                raw.append(a._data)
+                all_scalar = all_scalar and type(a._data) is float
+            else:
+                needs.append(False)
+                raw.append(a)
+        ctx = Context(tuple(needs))
         ctx._function = cls
         ctx._positions = positions
         ctx._nargs = len(args)
-        raw = [a._data if isinstance(a, Value) else a for a in args]
-        with no_grad():
+        previous = _enter_mode(False)  # no_grad() without a context manager's cost per call
+        try:
             out = cls.forward(ctx, *raw)
+        finally:
+            _leave_mode(previous)
         if isinstance(out, Value):
             out = out._data
         ctx._returned = out  # saving this object saves the output (see saved_values)
-        if isinstance(out, (tuple, list)):
-            raise TypeError(
-                f"{cls.__name__}.forward returned a {type(out).__name__}; a Function "
-                "returns one result (a number or an array)"
-            )
-        try:
-            data = _as_data(out)
-            if (
-                type(data) is not float
-                and data.ndim == 0
-                and parents
-                and not any(type(p._data) is not float for p in parents)
-            ):  # NumPy answers a float input with a NumPy scalar: keep scalars scalar
-                data = float(data)
-        except TypeError as error:
-            raise TypeError(
-                f"{cls.__name__}.forward returned {type(out).__name__}: {error}"
-            ) from None
-        return Value._make(data, parents, cls.__name__, _function_bw, ctx)
+        if type(out) is float:
+            data = out
+        else:
+            if isinstance(out, (tuple, list)):
+                raise TypeError(
+                    f"{cls.__name__}.forward returned a {type(out).__name__}; a Function "
+                    "returns one result (a number or an array)"
+                )
+            try:
+                data = _as_data(out)
+            except TypeError as error:
+                raise TypeError(
+                    f"{cls.__name__}.forward returned {type(out).__name__}: {error}"
+                ) from None
+            if type(data) is not float and data.ndim == 0 and parents and all_scalar:
+                data = float(data)  # NumPy answers a float input with a NumPy scalar
+        return Value._make(data, tuple(parents), cls.__name__, _function_bw, ctx)
 
 
 def _function_bw(g, out, ctx, *inputs):
@@ -707,8 +728,11 @@ def _function_bw(g, out, ctx, *inputs):
         if graph:
             grads = cls.backward(ctx, g)
         else:
-            with no_grad():
+            previous = _enter_mode(False)
+            try:
                 grads = cls.backward(ctx, _const(g))
+            finally:
+                _leave_mode(previous)
     finally:
         ctx._live = None
     if not isinstance(grads, tuple):
