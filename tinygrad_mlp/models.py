@@ -979,14 +979,20 @@ class Sequential:
 class _Totals:
     """Running sums over an epoch: the loss weighted by batch size, metrics per sample."""
 
-    __slots__ = ("table", "count", "loss_sum", "sums", "weights")
+    __slots__ = ("table", "count", "loss_sum", "sums", "weights", "stateful")
 
     def __init__(self, table: list[tuple[str, Callable, bool]]) -> None:
+        from tinygrad_mlp.metrics import Metric
+
         self.table = table
         self.count = 0
         self.loss_sum = 0.0
         self.sums = [0.0] * len(table)
         self.weights = [0.0] * len(table)
+        self.stateful = [isinstance(fn, Metric) for _, fn, _ in table]
+        for (_, fn, _), stateful in zip(table, self.stateful, strict=True):
+            if stateful:  # an epoch (or an evaluation) starts from nothing, as in Keras
+                fn.reset_state()
 
     def add(
         self, loss: float, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
@@ -995,6 +1001,9 @@ class _Totals:
         self.count += n
         self.loss_sum += loss * n
         for i, (_, fn, weighted) in enumerate(self.table):
+            if self.stateful[i]:  # Precision, AUC, ...: counts over the epoch, not a mean
+                fn.update_state(y_true, y_pred, sample_weight if weighted else None)
+                continue
             values = np.asarray(_raw(fn(y_true, y_pred)), dtype=np.float64)
             if values.size == 1 and n != 1:  # a callable that already averaged the batch
                 values = np.full(n, float(values.reshape(())))
@@ -1009,8 +1018,14 @@ class _Totals:
 
     def logs(self) -> dict[str, float]:
         logs = {"loss": self.loss_sum / max(self.count, 1)}
-        for (name, _, _), s, w in zip(self.table, self.sums, self.weights, strict=True):
-            logs[name] = s / w if w else 0.0
+        for i, ((name, fn, _), s, w) in enumerate(
+            zip(self.table, self.sums, self.weights, strict=True)
+        ):
+            if self.stateful[i]:
+                value = fn.result()
+                logs[name] = float(value) if np.ndim(value) == 0 else np.asarray(value).tolist()
+            else:
+                logs[name] = s / w if w else 0.0
         return logs
 
 
