@@ -391,6 +391,8 @@ _SNAKE: dict[str, str] = {
     "constant": "Constant",
     "random_normal": "RandomNormal",
     "random_uniform": "RandomUniform",
+    "uniform": "RandomUniform",  # Keras' alias (Embedding's default)
+    "normal": "RandomNormal",
     "truncated_normal": "TruncatedNormal",
     "variance_scaling": "VarianceScaling",
     "glorot_uniform": "GlorotUniform",

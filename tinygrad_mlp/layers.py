@@ -20,6 +20,7 @@ Weights are float32 unless a layer is given another ``dtype``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,20 @@ __all__ = [
     "Dropout",
     "BatchNormalization",
     "Activation",
+    "Identity",
+    "Flatten",
+    "Reshape",
+    "Rescaling",
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "Softmax",
+    "GaussianNoise",
+    "GaussianDropout",
+    "LayerNormalization",
+    "Normalization",
+    "Embedding",
     "get",
     "serialize",
     "deserialize",
@@ -752,11 +767,464 @@ class Activation(Layer):
         return config
 
 
+class Identity(Layer):
+    """Returns its input unchanged (a placeholder, as in Keras)."""
+
+
+class Flatten(Layer):
+    """Flattens every axis but the batch one: (batch, a, b, ...) -> (batch, a * b * ...)."""
+
+    def _check_input_shape(self, shape: tuple[int, ...]) -> None:
+        expected = self._build_shape
+        if expected is not None and tuple(shape[1:]) != tuple(expected[1:]):
+            raise ValueError(
+                f"Flatten layer {self.name!r} was built for inputs of shape {expected}, "
+                f"received shape {tuple(shape)}"
+            )
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        return inputs.reshape(inputs.shape[0], -1)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        rest = input_shape[1:]
+        size = None if any(n is None for n in rest) else int(np.prod(rest, dtype=np.int64))
+        return (input_shape[0], size)
+
+
+class Reshape(Layer):
+    """Reshapes every sample to ``target_shape`` (one entry may be -1), keeping the batch axis."""
+
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
+        target = tuple(int(n) for n in target_shape)
+        if sum(n == -1 for n in target) > 1 or any(n < -1 or n == 0 for n in target):
+            raise ValueError(
+                "Reshape target_shape takes positive sizes and at most one -1, "
+                f"received {target_shape!r}"
+            )
+        super().__init__(**kwargs)
+        self.target_shape = target
+
+    _check_input_shape = Flatten._check_input_shape
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        return inputs.reshape((inputs.shape[0],) + self._resolved(inputs.shape))
+
+    def _resolved(self, input_shape: Shape) -> tuple[int, ...]:
+        size = int(np.prod(input_shape[1:], dtype=np.int64))
+        known = int(np.prod([n for n in self.target_shape if n != -1], dtype=np.int64))
+        if -1 in self.target_shape:
+            if known == 0 or size % known:
+                raise ValueError(
+                    f"cannot reshape {tuple(input_shape[1:])} into {self.target_shape}"
+                )
+            return tuple(size // known if n == -1 else n for n in self.target_shape)
+        if known != size:
+            raise ValueError(
+                f"Reshape layer {self.name!r}: {size} values per sample (shape "
+                f"{tuple(input_shape[1:])}) cannot be reshaped to {self.target_shape}"
+            )
+        return self.target_shape
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if any(n is None for n in input_shape[1:]):
+            return (input_shape[0],) + self.target_shape
+        return (input_shape[0],) + self._resolved(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Rescaling(Layer):
+    """``inputs * scale + offset``, e.g. ``Rescaling(1 / 255)`` for pixel values."""
+
+    def __init__(self, scale: float, offset: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scale, self.offset = float(scale), float(offset)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        return inputs * self.scale + self.offset
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+
+class ReLU(Layer):
+    """``max(x, 0)`` with Keras' options: ``negative_slope`` below ``threshold``, capped at
+    ``max_value``: f(x) = max_value for x >= max_value, x for threshold <= x < max_value,
+    negative_slope * (x - threshold) otherwise."""
+
+    def __init__(
+        self,
+        max_value: float | None = None,
+        negative_slope: float = 0.0,
+        threshold: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        if max_value is not None and max_value < 0:
+            raise ValueError(f"max_value of a ReLU layer must be >= 0, received {max_value}")
+        if negative_slope < 0:
+            raise ValueError(
+                f"negative_slope of a ReLU layer must be >= 0, received {negative_slope}"
+            )
+        super().__init__(**kwargs)
+        self.max_value = None if max_value is None else float(max_value)
+        self.negative_slope, self.threshold = float(negative_slope), float(threshold)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        from tinygrad_mlp.ops import where
+
+        x = inputs
+        above = x.data >= self.threshold
+        out = where(above, x, (x - self.threshold) * self.negative_slope) if (
+            self.negative_slope or self.threshold) else x.relu()  # fmt: skip
+        if self.max_value is not None:
+            out = out.clip(max=self.max_value)
+        return out
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "max_value": self.max_value,
+                "negative_slope": self.negative_slope, "threshold": self.threshold}  # fmt: skip
+
+
+class LeakyReLU(Layer):
+    """``x`` for x > 0, ``negative_slope * x`` otherwise (Keras' default slope 0.3)."""
+
+    def __init__(self, negative_slope: float = 0.3, **kwargs: Any) -> None:
+        if negative_slope < 0:
+            raise ValueError(f"negative_slope must be >= 0, received {negative_slope}")
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        return inputs.leaky_relu(self.negative_slope)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+class PReLU(Layer):
+    """A leaky ReLU whose slopes are learnt: ``max(x, 0) - alpha * max(-x, 0)``, one alpha per
+    input element (or shared along ``shared_axes``), zeros at first."""
+
+    def __init__(
+        self,
+        alpha_initializer: Any = "zeros",
+        alpha_regularizer: Any = None,
+        alpha_constraint: Any = None,
+        shared_axes: Sequence[int] | int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.alpha_initializer = initializers.get(alpha_initializer)
+        self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = constraints.get(alpha_constraint)
+        if shared_axes is None:
+            self.shared_axes = None
+        else:
+            self.shared_axes = (
+                (shared_axes,) if isinstance(shared_axes, int) else tuple(shared_axes)
+            )
+
+    def build(self, input_shape: Shape) -> None:
+        shape = list(input_shape[1:])
+        for axis in self.shared_axes or ():
+            shape[axis - 1] = 1
+        self.alpha = self.add_weight("alpha", tuple(shape), self.alpha_initializer,
+                                     regularizer=self.alpha_regularizer,
+                                     constraint=self.alpha_constraint)  # fmt: skip
+        super().build(input_shape)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        return inputs.relu() - self.alpha * (-inputs).relu()
+
+    def get_config(self) -> dict[str, Any]:
+        shared = None if self.shared_axes is None else list(self.shared_axes)
+        return {
+            **super().get_config(),
+            "alpha_initializer": initializers.serialize(self.alpha_initializer),
+            "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+            "alpha_constraint": constraints.serialize(self.alpha_constraint),
+            "shared_axes": shared,
+        }
+
+
+class ELU(Layer):
+    """``x`` for x > 0, ``alpha (e^x - 1)`` otherwise."""
+
+    def __init__(self, alpha: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        return inputs.elu(self.alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+class Softmax(Layer):
+    """``e^x / sum e^x`` along ``axis`` (max-shifted, no overflow)."""
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        return inputs.softmax(self.axis)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis}
+
+
+class GaussianNoise(Layer):
+    """In training adds N(0, stddev^2) noise to every input (a regulariser); else the identity."""
+
+    def __init__(self, stddev: float, seed: int | None = None, **kwargs: Any) -> None:
+        if not stddev >= 0:
+            raise ValueError(f"stddev must be >= 0, received {stddev!r}")
+        super().__init__(**kwargs)
+        self.stddev, self.seed = float(stddev), seed
+        self._rng = np.random.default_rng(seed)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        if not training or self.stddev == 0:
+            return inputs
+        noise = self._rng.normal(0.0, self.stddev, inputs.shape).astype(inputs.dtype)
+        return inputs + noise
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
+class GaussianDropout(Layer):
+    """In training multiplies every input by N(1, rate / (1 - rate)) noise; else the identity."""
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+        if not 0 <= rate < 1:
+            raise ValueError(f"GaussianDropout rate must be in [0, 1), received {rate!r}")
+        super().__init__(**kwargs)
+        self.rate, self.seed = float(rate), seed
+        self._rng = np.random.default_rng(seed)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        if not training or self.rate == 0:
+            return inputs
+        std = math.sqrt(self.rate / (1.0 - self.rate))
+        return inputs * self._rng.normal(1.0, std, inputs.shape).astype(inputs.dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class LayerNormalization(Layer):
+    """Normalises each sample over ``axis``: ``gamma (x - mean) / sqrt(var + epsilon) + beta``."""
+
+    def __init__(
+        self,
+        axis: int | Sequence[int] = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.axis = (axis,) if isinstance(axis, int) else tuple(axis)
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+
+    def build(self, input_shape: Shape) -> None:
+        ndim = len(input_shape)
+        self._axes = tuple(a % ndim for a in self.axis)
+        shape = tuple(input_shape[a] for a in self._axes)
+        self._param_shape = tuple(input_shape[a] if a in self._axes else 1 for a in range(ndim))
+        self.gamma = self.beta = None
+        if self.scale:
+            self.gamma = self.add_weight(
+                "gamma", shape, self.gamma_initializer,
+                regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
+            )  # fmt: skip
+        if self.center:
+            self.beta = self.add_weight(
+                "beta", shape, self.beta_initializer,
+                regularizer=self.beta_regularizer, constraint=self.beta_constraint,
+            )  # fmt: skip
+        super().build(input_shape)
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        mean = inputs.mean(axis=self._axes, keepdims=True)
+        centred = inputs - mean
+        variance = (centred * centred).mean(axis=self._axes, keepdims=True)
+        out = centred * (variance + self.epsilon) ** -0.5
+        shape = self._param_shape[1:]
+        if self.gamma is not None:
+            out = out * self.gamma.reshape(shape)
+        if self.beta is not None:
+            out = out + self.beta.reshape(shape)
+        return out
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": list(self.axis), "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}  # fmt: skip
+
+
+class Normalization(Layer):
+    """Standardises each feature: ``(x - mean) / max(sqrt(variance), 1e-7)``.
+
+    The mean and variance come from ``adapt(data)`` (or are given); they are
+    weights that do not train. ``invert=True`` undoes the normalisation.
+    """
+
+    def __init__(
+        self,
+        axis: int | None = -1,
+        mean: Any = None,
+        variance: Any = None,
+        invert: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if (mean is None) != (variance is None):
+            raise ValueError("Normalization takes both mean and variance, or neither (then adapt)")
+        super().__init__(**kwargs)
+        self.axis, self.invert = axis, bool(invert)
+        self._given = (
+            None
+            if mean is None
+            else (np.asarray(mean, np.float64), np.asarray(variance, np.float64))
+        )
+        self.adapted = mean is not None
+
+    def build(self, input_shape: Shape) -> None:
+        n = input_shape[-1] if self.axis is not None else 1
+        if self._given is not None:  # constants, as Keras keeps them: no weights to count
+            self._mean = np.broadcast_to(self._given[0], (n,)).astype(self.dtype)
+            self._variance = np.broadcast_to(self._given[1], (n,)).astype(self.dtype)
+        else:  # Keras' three non-trainable weights: mean, variance and the sample count
+            self.mean = self.add_weight("mean", (n,), "zeros", trainable=False)
+            self.variance = self.add_weight("variance", (n,), "ones", trainable=False)
+            self.count = self.add_weight("count", (), "zeros", trainable=False)
+        super().build(input_shape)
+
+    def adapt(self, data: Any) -> None:
+        """Compute the mean and variance of each feature of ``data`` (samples first)."""
+        if self._given is not None:
+            raise ValueError("this Normalization was given its mean and variance: nothing to adapt")
+        x = np.asarray(data, dtype=np.float64)
+        if x.ndim < 2 or len(x) == 0:
+            raise ValueError(f"adapt needs data of shape (samples, features), received {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("adapt received data with NaN or inf")
+        if not self.built:
+            self._maybe_build(x.shape)
+        axes = tuple(range(x.ndim - 1)) if self.axis is not None else None
+        self.mean.data = np.asarray(x.mean(axis=axes), dtype=self.dtype).reshape(-1)
+        self.variance.data = np.asarray(x.var(axis=axes), dtype=self.dtype).reshape(-1)
+        self.count.data = np.asarray(x.size // max(self.mean.data.size, 1), dtype=self.dtype)
+        self.adapted = True
+
+    def _statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._given is not None:
+            return self._mean, self._variance
+        return self.mean.data, self.variance.data
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        mean, variance = self._statistics()
+        std = np.maximum(np.sqrt(variance), 1e-7).astype(self.dtype)
+        if self.invert:
+            return inputs * std + mean
+        return (inputs - mean) * (1.0 / std)
+
+    def get_config(self) -> dict[str, Any]:
+        config = {**super().get_config(), "axis": self.axis, "invert": self.invert}
+        if self._given is not None:
+            config.update(mean=self._given[0].tolist(), variance=self._given[1].tolist())
+        return config
+
+
+class Embedding(Layer):
+    """A lookup table: integer inputs ``i`` become rows ``embeddings[i]`` (output_dim wide)."""
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if (
+            not isinstance(input_dim, int)
+            or input_dim < 1
+            or not isinstance(output_dim, int)
+            or output_dim < 1
+        ):
+            raise ValueError(
+                f"Embedding needs positive integer input_dim and output_dim, received "
+                f"{input_dim!r} and {output_dim!r}"
+            )
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim = input_dim, output_dim
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+
+    def build(self, input_shape: Shape) -> None:
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+            self.embeddings_initializer, regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint)  # fmt: skip
+        super().build(input_shape)
+
+    _check_input_shape = Flatten._check_input_shape
+
+    def call(self, inputs: Value, training: bool = False) -> Value:
+        raw = np.asarray(inputs.data)
+        index = raw.astype(np.int64)
+        if (index != raw).any() or (index < 0).any() or (index >= self.input_dim).any():
+            bad = raw[(index != raw) | (index < 0) | (index >= self.input_dim)].reshape(-1)[0]
+            raise ValueError(
+                f"Embedding layer {self.name!r} takes integer indices in [0, {self.input_dim}), "
+                f"received {bad!r}"
+            )
+        return self.embeddings[index]
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape) + (self.output_dim,)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
+                }  # fmt: skip
+
+
 # Not a _registry.Registry: a layer is always a configured instance (no names,
 # no classes or callables to instantiate), so only the class lookup below is left.
 _LAYERS: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (InputLayer, Dense, Dropout, BatchNormalization, Activation)
-}
+    cls.__name__: cls
+    for cls in (
+        InputLayer, Dense, Dropout, BatchNormalization, Activation, Identity, Flatten, Reshape,
+        Rescaling, ReLU, LeakyReLU, PReLU, ELU, Softmax, GaussianNoise, GaussianDropout,
+        LayerNormalization, Normalization, Embedding,
+    )
+}  # fmt: skip
 
 
 def serialize(layer: Layer) -> dict[str, Any]:
