@@ -21,6 +21,8 @@ __all__ = [
     "Function",
     "Context",
     "draw_graph",  # noqa: F405 - loaded on first use by __getattr__
+    "Sequential",  # noqa: F405
+    "Input",  # noqa: F405
     "concatenate",
     "detect_anomaly",
     "enable_grad",
@@ -34,12 +36,31 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # draw_graph lives with the other renderers; it is imported on first use so
-    # that importing the engine does not load graphviz
-    if name == "draw_graph":
-        from tinygrad_mlp.visualization import draw_graph
+# Keras' module names, reachable as attributes (``tm.metrics.Precision()``, ``tm.layers.Dense``)
+# and imported on first use, so ``import tinygrad_mlp`` loads only the engine and its ops
+_SUBMODULES = frozenset(
+    {
+        "activations", "backend", "backprop", "callbacks", "constraints", "course", "datasets",
+        "explain", "initializers", "layers", "losses", "metrics", "models", "nn", "optimizers",
+        "pages", "plotting", "preprocessing", "regularizers", "saving", "testing", "utils",
+        "visualization",
+    }
+)  # fmt: skip
+_LAZY = {"draw_graph": "visualization", "Sequential": "models", "Input": "layers"}
 
-        globals()["draw_graph"] = draw_graph
-        return draw_graph
-    raise AttributeError(f"module 'tinygrad_mlp' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"tinygrad_mlp.{name}")
+    elif name in _LAZY:  # draw_graph lives with the renderers: graphviz loads when it is used
+        value = getattr(importlib.import_module(f"tinygrad_mlp.{_LAZY[name]}"), name)
+    else:
+        raise AttributeError(f"module 'tinygrad_mlp' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBMODULES | set(_LAZY))

@@ -71,6 +71,12 @@ def unique_name(base: str) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
+def _layer_rng(seed: int | None) -> np.random.Generator:
+    """A layer's own generator: from ``seed``, or drawn from NumPy's global state (so
+    ``np.random.seed`` / ``utils.set_random_seed`` repeat dropout and noise masks)."""
+    return np.random.default_rng(np.random.randint(0, 2**31 - 1) if seed is None else seed)
+
+
 def clear_session() -> None:
     """Restart automatic naming (``dense``, ``sequential``, ...) like Keras' ``clear_session``."""
     _NAME_COUNTS.clear()
@@ -606,7 +612,7 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = _layer_rng(seed)
 
     def call(self, inputs: Value, training: bool = False) -> Value:
         if not training or self.rate == 0.0:
@@ -984,7 +990,7 @@ class GaussianNoise(Layer):
             raise ValueError(f"stddev must be >= 0, received {stddev!r}")
         super().__init__(**kwargs)
         self.stddev, self.seed = float(stddev), seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = _layer_rng(seed)
 
     def call(self, inputs: Value, training: bool = False) -> Value:
         if not training or self.stddev == 0:
@@ -1004,7 +1010,7 @@ class GaussianDropout(Layer):
             raise ValueError(f"GaussianDropout rate must be in [0, 1), received {rate!r}")
         super().__init__(**kwargs)
         self.rate, self.seed = float(rate), seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = _layer_rng(seed)
 
     def call(self, inputs: Value, training: bool = False) -> Value:
         if not training or self.rate == 0:

@@ -29,6 +29,8 @@ array([0.8])
 from __future__ import annotations
 
 import math
+import sys as _sys
+import types as _types
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -46,6 +48,11 @@ __all__ = [
     "Adam",
     "AdamW",
     "Nadam",
+    "Adamax",
+    "Adadelta",
+    "Ftrl",
+    "Lion",
+    "schedules",
     "LearningRateSchedule",
     "ExponentialDecay",
     "PiecewiseConstantDecay",
@@ -816,6 +823,201 @@ class Nadam(Optimizer):
             self._u_product = float(np.asarray(state.pop("u_product")))
 
 
+def _check_beta(owner: str, name: str, b: float) -> float:
+    if not 0.0 <= b < 1.0:
+        raise ValueError(f"{owner} expects {name} in [0, 1), received {b}")
+    return float(b)
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm (Kingma & Ba, section 7), as Keras writes it.
+
+    ``m += (1 - b1)(g - m);  u = max(b2 u, |g|);  w -= lr m / ((1 - b1^t)(u + eps))``.
+    """
+
+    _slot_names = ("momentum", "norm")
+    _config_keys = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "adamax",
+    ) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.beta_1 = _check_beta("Adamax", "beta_1", beta_1)
+        self.beta_2 = _check_beta("Adamax", "beta_2", beta_2)
+        self.epsilon = float(epsilon)
+
+    def _update(self, w, g, slots, buf, lr):
+        m, u = slots["momentum"], slots["norm"]
+        np.subtract(g, m, out=buf)
+        buf *= 1.0 - self.beta_1
+        m += buf
+        u *= self.beta_2
+        np.maximum(u, np.abs(g), out=u)
+        t = self.iterations + 1
+        np.add(u, self.epsilon, out=buf)
+        buf *= 1.0 - self.beta_1**t
+        np.divide(m, buf, out=buf)
+        buf *= lr
+        w -= buf
+
+
+class Adadelta(Optimizer):
+    """Rates from running averages of squared gradients and squared updates (Zeiler, 2012).
+
+    ``a = rho a + (1 - rho) g^2;  d = -sqrt(D + eps) / sqrt(a + eps) * g;
+    D = rho D + (1 - rho) d^2;  w += lr d``.
+    """
+
+    _slot_names = ("accumulated_grad", "accumulated_delta_var")
+    _config_keys = ("rho", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        rho: float = 0.95,
+        epsilon: float = 1e-7,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "adadelta",
+    ) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        self.rho = _check_beta("Adadelta", "rho", rho)
+        if not epsilon > 0:
+            raise ValueError(f"Adadelta expects epsilon > 0, received {epsilon}")
+        self.epsilon = float(epsilon)
+
+    def _update(self, w, g, slots, buf, lr):
+        a, D = slots["accumulated_grad"], slots["accumulated_delta_var"]
+        rho, eps = self.rho, self.epsilon
+        a *= rho
+        a += (1.0 - rho) * g * g
+        delta = -np.sqrt(D + eps) * g / np.sqrt(a + eps)
+        D *= rho
+        D += (1.0 - rho) * delta * delta
+        w += lr * delta
+
+
+class Ftrl(Optimizer):
+    """Follow The Regularized Leader (McMahan et al., 2013), as Keras writes it.
+
+    With ``n`` the summed squared gradients and ``z`` the linear term:
+    ``z += g' - (n_new^-p - n^-p) / lr * w`` and
+    ``w = (clip(z, -l1, l1) - z) / (n_new^-p / lr + 2 l2')``, where ``p`` is
+    ``learning_rate_power``, ``g' = g + 2 l2_shrinkage w`` and ``l2' = l2 + beta / (2 lr)``.
+    """
+
+    _slot_names = ("accumulator", "linear")
+    _config_keys = (
+        "learning_rate_power",
+        "initial_accumulator_value",
+        "l1_regularization_strength",
+        "l2_regularization_strength",
+        "l2_shrinkage_regularization_strength",
+        "beta",
+    )
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        learning_rate_power: float = -0.5,
+        initial_accumulator_value: float = 0.1,
+        l1_regularization_strength: float = 0.0,
+        l2_regularization_strength: float = 0.0,
+        l2_shrinkage_regularization_strength: float = 0.0,
+        beta: float = 0.0,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "ftrl",
+    ) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        checks = (
+            ("initial_accumulator_value", initial_accumulator_value),
+            ("l1_regularization_strength", l1_regularization_strength),
+            ("l2_regularization_strength", l2_regularization_strength),
+            ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength),
+        )
+        for what, v in checks:
+            if not v >= 0:
+                raise ValueError(f"Ftrl expects {what} >= 0, received {v}")
+        if not learning_rate_power <= 0:
+            raise ValueError(
+                f"Ftrl expects learning_rate_power <= 0, received {learning_rate_power}"
+            )
+        self.learning_rate_power = float(learning_rate_power)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.l1_regularization_strength = float(l1_regularization_strength)
+        self.l2_regularization_strength = float(l2_regularization_strength)
+        self.l2_shrinkage_regularization_strength = float(l2_shrinkage_regularization_strength)
+        self.beta = float(beta)
+
+    def _initial_slot(self, name, data):
+        if name == "accumulator":
+            return np.full_like(data, self.initial_accumulator_value)
+        return np.zeros_like(data)
+
+    def _update(self, w, g, slots, buf, lr):
+        n, z = slots["accumulator"], slots["linear"]
+        p = -self.learning_rate_power
+        l1 = self.l1_regularization_strength
+        l2 = self.l2_regularization_strength + self.beta / (2.0 * lr)
+        g_used = g + 2.0 * self.l2_shrinkage_regularization_strength * w
+        n_new = n + g * g
+        z += g_used - (n_new**p - n**p) / lr * w
+        quadratic = n_new**p / lr + 2.0 * l2
+        w[...] = (np.clip(z, -l1, l1) - z) / quadratic
+        n[...] = n_new
+
+
+class Lion(Optimizer):
+    """The sign of an interpolated momentum (Chen et al., 2023), as Keras writes it.
+
+    ``w -= lr sign(b1 m + (1 - b1) g);  m = b2 m + (1 - b2) g``.
+    """
+
+    _slot_names = ("momentum",)
+    _config_keys = ("beta_1", "beta_2")
+
+    def __init__(
+        self,
+        learning_rate: float | Callable[[int], float] = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.99,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str = "lion",
+    ) -> None:
+        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        if not 0.0 < beta_1 <= 1.0:
+            raise ValueError(f"Lion expects beta_1 in (0, 1], received {beta_1}")
+        self.beta_1 = float(beta_1)
+        self.beta_2 = _check_beta("Lion", "beta_2", beta_2)
+
+    def _update(self, w, g, slots, buf, lr):
+        m = slots["momentum"]
+        np.multiply(m, self.beta_1, out=buf)
+        buf += (1.0 - self.beta_1) * g
+        np.sign(buf, out=buf)
+        buf *= lr
+        w -= buf
+        m *= self.beta_2
+        m += (1.0 - self.beta_2) * g
+
+
 # ----------------------------------------------------------------------------
 # lookup
 
@@ -824,7 +1026,10 @@ _REGISTRY = Registry(
     Optimizer,
     {},
     # names are case-insensitive: 'Adam', 'adam' and 'ADAM' are all Adam
-    {cls.__name__.lower(): cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam)},
+    {
+        cls.__name__.lower(): cls
+        for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam, Adamax, Adadelta, Ftrl, Lion)
+    },
     expected="a name such as 'adam', an Optimizer instance or class, or a config dict",
     string_configs=False,
     not_serializable="serialize expects an Optimizer, received {obj!r}",
@@ -845,3 +1050,17 @@ def serialize(optimizer: Optimizer) -> dict:
 def deserialize(config: dict) -> Optimizer:
     """Inverse of ``serialize``."""
     return _REGISTRY.deserialize(config)
+
+
+# ``keras.optimizers.schedules.ExponentialDecay`` works as
+# ``tinygrad_mlp.optimizers.schedules.ExponentialDecay`` (and imports as a module)
+schedules = _types.ModuleType(
+    f"{__name__}.schedules", "Learning-rate schedules, as Keras groups them."
+)
+for _cls in (
+    LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, InverseTimeDecay,
+    StepDecay, PolynomialDecay, CosineDecay,
+):  # fmt: skip
+    setattr(schedules, _cls.__name__, _cls)
+schedules.__all__ = [name for name in vars(schedules) if name[0].isupper()]
+_sys.modules[schedules.__name__] = schedules

@@ -28,6 +28,10 @@ _WHERE = {
     "check_finite": "preprocessing",
     "integrated_gradients": "explain",
     "permutation_importance": "explain",
+    "set_random_seed": "backend",
+    "plot_activations": "plotting",
+    "plot_confusion_matrix": "plotting",
+    "plot_gradient_norms": "plotting",
 }
 
 __all__ = sorted(_WHERE)
