@@ -412,9 +412,11 @@ def test_get_and_defaults():
     assert optimizers.get(adam) is adam
     assert isinstance(optimizers.get(optimizers.RMSprop), optimizers.RMSprop)
     with pytest.raises(
-        ValueError, match="Valid names are: adagrad, adam, adamw, nadam, rmsprop, sgd"
+        ValueError,
+        match="Valid names are: adadelta, adagrad, adam, adamax, adamw, ftrl, lion, nadam, "
+        "rmsprop, sgd",
     ):
-        optimizers.get("adamax")
+        optimizers.get("adamx")
     with pytest.raises(ValueError, match="momentum in"):
         optimizers.SGD(0.1, 1.5)
 
