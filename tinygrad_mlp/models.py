@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -361,13 +362,15 @@ class Sequential:
             loss_weight = 1.0
         elif isinstance(loss_weights, (list, tuple)) and len(loss_weights) == 1:
             loss_weight = float(loss_weights[0])
-        elif isinstance(loss_weights, (int, float)):
+        elif isinstance(loss_weights, (int, float)) and not isinstance(loss_weights, bool):
             loss_weight = float(loss_weights)
         else:
             raise ValueError(
                 f"loss_weights for a single-output model must be a number or a list of one "
                 f"number, received {loss_weights!r}"
             )
+        if not (math.isfinite(loss_weight) and loss_weight >= 0):
+            raise ValueError(f"loss_weights must be finite numbers >= 0, received {loss_weights!r}")
         self.optimizer = optimizer
         self.loss = loss_fn
         self.compiled_metrics = metric_fns
@@ -599,6 +602,11 @@ class Sequential:
             raise ValueError(f"epochs must be a non-negative int, received {epochs!r}")
         if not 0.0 <= float(validation_split) < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), received {validation_split!r}")
+        _check_count("initial_epoch", initial_epoch, minimum=0)
+        if steps_per_epoch is not None:
+            _check_count("steps_per_epoch", steps_per_epoch, minimum=1)
+        if validation_batch_size is not None:
+            validation_batch_size = self._check_batch_size(validation_batch_size)
         x, y, sw = self._prepare(x, y, sample_weight, class_weight)
         val = None
         if validation_data is not None:
@@ -649,6 +657,7 @@ class Sequential:
         self.stop_training = False
         cbs.on_train_begin()
         epoch_logs: dict[str, float] = {}
+        warned = False  # a loss that turns NaN/inf is said once per fit, never hidden
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             if shuffle:
@@ -662,6 +671,15 @@ class Sequential:
                 start, stop = step * batch_size, min((step + 1) * batch_size, n)
                 xb, yb, swb = xe[start:stop], ye[start:stop], _slice(swe, start, stop)
                 loss_value, y_pred = self._train_step(xb, yb, swb, fused, trainable)
+                if not warned and not math.isfinite(loss_value):
+                    warned = True
+                    warnings.warn(
+                        f"the loss became {loss_value} at epoch {epoch + 1}, batch {step + 1}; "
+                        "the weights now hold NaN/inf (as in Keras). Try a lower learning rate, "
+                        "or callbacks=[TerminateOnNaN()] to stop when it happens.",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                 totals.add(loss_value, yb, y_pred, swb)
                 cbs.on_train_batch_end(step, totals.logs())
                 if self.stop_training:
@@ -691,9 +709,8 @@ class Sequential:
     ) -> tuple[float, np.ndarray]:
         loss, y_pred = self._forward_loss(xb, yb, swb, fused, training=True)
         value = float(loss.data)
-        if not math.isfinite(value):
-            # keep the weights: a NaN step would destroy them (TerminateOnNaN stops training)
-            return value, y_pred
+        # as Keras: the step is taken even when the loss is NaN/inf (fit warns once);
+        # TerminateOnNaN stops training at the end of such a batch
         if trainable and loss.requires_grad:
             grads = grad(loss, trainable)
             self.optimizer.apply_gradients(list(zip(grads, trainable, strict=True)))
@@ -974,6 +991,13 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r}, layers={[layer.name for layer in self._layers]}>"
+
+
+def _check_count(what: str, value: Any, minimum: int) -> int:
+    """An integer argument of fit: a clear ValueError before anything changes."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{what} must be an integer >= {minimum}, received {value!r}")
+    return int(value)
 
 
 class _Totals:

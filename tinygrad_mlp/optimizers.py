@@ -298,7 +298,13 @@ class Optimizer(ABC):
         """The rate for the next step (a schedule is evaluated at ``iterations``)."""
         lr = self._learning_rate
         if callable(lr):
-            return float(lr(self.iterations))
+            value = float(lr(self.iterations))
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(
+                    f"the learning-rate schedule {lr!r} returned {value} at step "
+                    f"{self.iterations}; a learning rate is a finite number >= 0"
+                )
+            return value
         return lr
 
     @learning_rate.setter
@@ -306,6 +312,11 @@ class Optimizer(ABC):
         if callable(value):
             self._learning_rate = value
             return
+        if isinstance(value, (str, bool)):
+            raise TypeError(
+                f"learning_rate must be a number or a schedule callable with the step, "
+                f"received {value!r}"
+            )
         try:
             value = float(value)
         except (TypeError, ValueError):
@@ -586,7 +597,7 @@ class Adagrad(Optimizer):
     ) -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = float(epsilon)
+        self.epsilon = _check_epsilon(type(self).__name__, epsilon)
 
     def _initial_slot(self, name, data):
         return np.full_like(data, self.initial_accumulator_value)
@@ -627,9 +638,9 @@ class RMSprop(Optimizer):
         name: str = "rmsprop",
     ) -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
-        self.rho = float(rho)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.rho = _check_beta("RMSprop", "rho", rho)
+        self.momentum = _check_beta("RMSprop", "momentum", momentum)
+        self.epsilon = _check_epsilon(type(self).__name__, epsilon)
         self.centered = bool(centered)
         self._slot_names = (
             ("velocity",)
@@ -711,7 +722,7 @@ class Adam(Optimizer):
                 raise ValueError(f"{type(self).__name__} expects {what} in [0, 1), received {b}")
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.epsilon = _check_epsilon(type(self).__name__, epsilon)
         self.amsgrad = bool(amsgrad)
         self._slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
 
@@ -788,7 +799,7 @@ class Nadam(Optimizer):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.epsilon = _check_epsilon(type(self).__name__, epsilon)
         self._u_product = 1.0
         self._step_consts: tuple[float, ...] = ()
 
@@ -823,6 +834,18 @@ class Nadam(Optimizer):
             self._u_product = float(np.asarray(state.pop("u_product")))
 
 
+def _check_epsilon(owner: str, epsilon: float) -> float:
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, (int, float, np.floating))
+        or not (math.isfinite(epsilon) and epsilon >= 0)
+    ):
+        raise ValueError(
+            f"{owner} expects epsilon to be a finite number >= 0, received {epsilon!r}"
+        )
+    return float(epsilon)
+
+
 def _check_beta(owner: str, name: str, b: float) -> float:
     if not 0.0 <= b < 1.0:
         raise ValueError(f"{owner} expects {name} in [0, 1), received {b}")
@@ -853,7 +876,7 @@ class Adamax(Optimizer):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         self.beta_1 = _check_beta("Adamax", "beta_1", beta_1)
         self.beta_2 = _check_beta("Adamax", "beta_2", beta_2)
-        self.epsilon = float(epsilon)
+        self.epsilon = _check_epsilon(type(self).__name__, epsilon)
 
     def _update(self, w, g, slots, buf, lr):
         m, u = slots["momentum"], slots["norm"]
@@ -895,7 +918,7 @@ class Adadelta(Optimizer):
         self.rho = _check_beta("Adadelta", "rho", rho)
         if not epsilon > 0:
             raise ValueError(f"Adadelta expects epsilon > 0, received {epsilon}")
-        self.epsilon = float(epsilon)
+        self.epsilon = _check_epsilon(type(self).__name__, epsilon)
 
     def _update(self, w, g, slots, buf, lr):
         a, D = slots["accumulated_grad"], slots["accumulated_delta_var"]
