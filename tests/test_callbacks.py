@@ -172,9 +172,10 @@ def test_lambda_callback_rejects_unknown_hooks():
 # the progress bar
 
 FINAL_LINE = re.compile(
-    r"^5/5 \[={30}\] - \d+s \d+(s|ms|us)/step - loss: 0\.4123 - binary_accuracy: 0\.8300"
+    r"^5/5 ━{20} \d+s \d+(s|ms|us)/step - loss: 0\.4123 - binary_accuracy: 0\.8300"
     r" - val_loss: 0\.3900 - val_binary_accuracy: 0\.8500$"
 )
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 EPOCH_LOGS = {
     "loss": 0.41234,
     "binary_accuracy": 0.83,
@@ -204,12 +205,13 @@ def test_progbar_on_a_terminal_redraws_with_carriage_returns(monkeypatch):
     monkeypatch.setattr(sys, "stdout", term)
     run([], [EPOCH_LOGS], steps=5, verbose=1, batch_logs={"loss": 1.0})
     out = term.getvalue()
-    # the first batch is always drawn: 1 of 5 steps fills 6 of the 30 columns
-    assert "\r1/5 [=====>" + "." * 24 + "] - ETA: " in out
+    # the first batch is always drawn: 1 of 5 steps fills 4 of the 20 columns, in green
+    assert "\r\x1b[1m1/5\x1b[0m \x1b[32m" + "━" * 4 + "\x1b[0m\x1b[37m" + "━" * 16 in out
     assert "loss: 1.0000" in out
     final = out.split("\r")[-1]
     assert final.endswith("\n")
-    assert FINAL_LINE.match(final.rstrip("\n").rstrip()), final
+    plain = ANSI.sub("", final.rstrip("\n").rstrip())
+    assert FINAL_LINE.match(plain), final
     assert "Epoch 1/1" not in out  # a single epoch prints no epoch header, as Keras
 
 
@@ -218,7 +220,8 @@ def test_progbar_verbose_2_prints_one_line_per_epoch(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2"
     pattern = re.compile(
-        r"^5/5 - \d+s - loss: 0\.4123 - binary_accuracy: 0\.8300 - val_loss: 0\.3900"
+        r"^5/5 - \d+s - \d+(s|ms|us)/step - loss: 0\.4123 - binary_accuracy: 0\.8300"
+        r" - val_loss: 0\.3900"
         r" - val_binary_accuracy: 0\.8500$"
     )
     assert pattern.match(lines[1]) and pattern.match(lines[3])
@@ -234,7 +237,7 @@ def test_progbar_unknown_number_of_steps(capsys):
     bar = Progbar(target=None)
     bar.update(3, [("loss", 0.5)])
     bar.update(4, [("loss", 0.5)], finalize=True)
-    assert re.match(r"^4/Unknown - \d+s \d+(s|ms|us)/step - loss: 0\.5000$", bar.line(4, True))
+    assert re.match(r"^4/Unknown \d+s \d+(s|ms|us)/step - loss: 0\.5000$", bar.line(4, True))
 
 
 def test_progbar_for_evaluate_and_predict_but_not_for_fits_validation(capsys):
@@ -247,8 +250,8 @@ def test_progbar_for_evaluate_and_predict_but_not_for_fits_validation(capsys):
             getattr(cbs, f"on_{hooks}_batch_end")(batch, {"loss": 0.25})
         getattr(cbs, f"on_{hooks}_end")({"loss": 0.25} if hooks == "test" else None)
     lines = capsys.readouterr().out.splitlines()
-    assert re.match(r"^4/4 \[={30}\] - \d+s \d+(s|ms|us)/step - loss: 0\.2500$", lines[0])
-    assert re.match(r"^4/4 \[={30}\] - \d+s \d+(s|ms|us)/step$", lines[1])
+    assert re.match(r"^4/4 ━{20} \d+s \d+(s|ms|us)/step - loss: 0\.2500$", lines[0])
+    assert re.match(r"^4/4 ━{20} \d+s \d+(s|ms|us)/step$", lines[1])
     assert len(lines) == 2
     # inside fit, the validation pass prints nothing of its own
     cbs.on_train_begin()
@@ -555,7 +558,7 @@ def test_real_fit_early_stopping_restores_the_best_validation_weights(capsys):
     assert val_loss == pytest.approx(min(history.history["val_loss"]), rel=1e-4, abs=1e-5)
     out = capsys.readouterr().out
     assert "\r" not in out and "Epoch 1/40" in out
-    bar_lines = [line for line in out.splitlines() if line.startswith("6/6 [")]
+    bar_lines = [line for line in out.splitlines() if line.startswith("6/6 ━")]
     assert len(bar_lines) == n_epochs
     assert all(" - val_loss: " in line for line in bar_lines)
 

@@ -158,3 +158,34 @@ def test_bad_arguments_are_refused():
         M.F1Score(average="mean")
     with pytest.raises(ValueError, match="sample_weight"):
         M.Recall().update_state(np.ones(3), np.ones(3), sample_weight=np.ones(2))
+
+
+def _normalised(text: str) -> list[str]:
+    """Printed lines with times replaced and Keras' terminal redraws reduced to the last one."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text).replace("\b", "")
+    lines = [segment.split("\r")[-1].rstrip() for segment in text.split("\n")]
+    lines = [re.sub(r"\d+(s|ms|us)/step", "T/step", line) for line in lines if line]
+    return [re.sub(r"(^| )\d+s( |$)", r"\1Ts\2", line) for line in lines]
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_the_console_reads_as_keras_3s(verbose, capsys):
+    """Epoch headers, the bar, per-step time, and the logs in Keras 3's (sorted) order."""
+    from tinygrad_mlp.datasets import circle
+
+    x, y = circle(n=96, seed=5)
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")
+    y = y.astype("float32").reshape(-1, 1)
+    ours = Sequential([Dense(8, input_dim=2, activation="tanh"), Dense(1, activation="sigmoid")])
+    theirs = keras_twin(ours)
+    for model, opt in ((ours, SGD(0.1)), (theirs, keras.optimizers.SGD(0.1))):
+        model.compile(loss="binary_crossentropy", optimizer=opt, metrics=["mae", "accuracy"])
+    kwargs = dict(epochs=2, batch_size=32, shuffle=False, validation_split=0.25, verbose=verbose)
+    capsys.readouterr()
+    h_ours = ours.fit(x, y, **kwargs)
+    printed_ours = _normalised(capsys.readouterr().out)
+    h_theirs = theirs.fit(x, y, **kwargs)
+    printed_theirs = _normalised(capsys.readouterr().out)
+    assert list(h_ours.history) == list(h_theirs.history)
+    assert printed_ours == printed_theirs
+    assert printed_ours[0] == "Epoch 1/2" and "━" * 20 in "".join(printed_ours) or verbose == 2

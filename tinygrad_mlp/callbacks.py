@@ -321,13 +321,16 @@ def _is_terminal(stream: Any) -> bool:
 
 
 def _format_value(value: Any) -> str:
-    """Keras' style: 4 decimals, scientific notation for tiny magnitudes."""
+    """Keras 3's style: 4 decimals above 1e-3 in magnitude, else scientific (0 too)."""
     value = _to_float(value)
     if isinstance(value, float):
-        if value != 0.0 and math.isfinite(value) and abs(value) < 1e-3:
+        if math.isfinite(value) and abs(value) <= 1e-3:
             return f"{value:.4e}"
         return f"{value:.4f}"
     return str(value)
+
+
+_BOLD, _GREEN, _WHITE, _RESET = "\x1b[1m", "\x1b[32m", "\x1b[37m", "\x1b[0m"
 
 
 def _format_time_per_unit(seconds: float, unit_name: str) -> str:
@@ -348,26 +351,28 @@ def _format_eta(seconds: float) -> str:
 
 
 class Progbar:
-    """Keras' text progress bar: ``25/25 [======] - 0s 2ms/step - loss: 0.4123``.
+    """Keras 3's text progress bar: ``25/25 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - loss: 0.4123``.
 
-    ``Progbar(target, width=30, verbose=1, interval=0.05, stateful_metrics=None,
-    unit_name='step')``. ``update(current, values)`` moves the bar to step
-    ``current`` with ``values`` a list of ``(name, value)`` pairs. Values of
-    names in ``stateful_metrics`` are shown as given; other values are averaged
-    over the steps so far (weighted by the steps each covers).
+    ``Progbar(target, width=20, verbose=1, interval=0.05, stateful_metrics=None,
+    unit_name='step')``. On a terminal the counter and the time are bold and the
+    done part of the bar green, as Keras 3 draws it; elsewhere the text is plain.
+    ``update(current, values)`` moves the bar to step ``current`` with ``values``
+    a list of ``(name, value)`` pairs. Values of names in ``stateful_metrics``
+    are shown as given; other values are averaged over the steps so far
+    (weighted by the steps each covers).
 
     On a terminal (``stream.isatty()``) the line is redrawn in place with ``\\r``
     at most every ``interval`` seconds. Otherwise (a file, a pipe, a notebook,
     CI logs) nothing is printed until the bar finishes, then one line: no
     carriage returns. ``verbose=2`` prints only that final line, without the
-    bar: ``25/25 - 0s - loss: 0.4123``. ``target=None`` means an unknown
+    bar: ``25/25 - 0s - 2ms/step - loss: 0.4123``. ``target=None`` means an unknown
     number of steps. ``stream`` defaults to ``sys.stdout`` at print time.
     """
 
     def __init__(
         self,
         target: int | None,
-        width: int = 30,
+        width: int = 20,
         verbose: int = 1,
         interval: float = 0.05,
         stateful_metrics: Iterable[str] | None = None,
@@ -421,32 +426,30 @@ class Progbar:
         digits = len(str(self.target))
         return f"{current:{digits}d}/{self.target}"
 
-    def _bar(self, current: int) -> str:
+    def _bar(self, current: int, color: bool = False) -> str:
         if self.target is None or self.target <= 0:
             return ""
-        fraction = min(current / self.target, 1.0)
-        filled = int(self.width * fraction)
-        if filled > 0:
-            head = ">" if current < self.target else "="
-            body = "=" * (filled - 1) + head
-        else:
-            body = ""
-        return " [" + body + "." * (self.width - len(body)) + "]"
+        filled = int(self.width * min(current / self.target, 1.0))
+        done, rest = "━" * filled, "━" * (self.width - filled)
+        if color:
+            return f" {_GREEN}{done}{_RESET}{_WHITE}{rest}{_RESET}"
+        return f" {done}{rest}"
 
-    def line(self, current: int, finalize: bool) -> str:
+    def line(self, current: int, finalize: bool, color: bool = False) -> str:
         """The text of the bar at step ``current`` (without ``\\r`` or newline)."""
         elapsed = time.time() - self._start
         per_step = elapsed / current if current else 0.0
+        unit = _format_time_per_unit(per_step, self.unit_name)
         if self.verbose == 2:
-            return f"{self._counter(current)} - {elapsed:.0f}s{self._metrics_text()}"
-        text = self._counter(current) + self._bar(current)
-        if finalize:
-            text += f" - {elapsed:.0f}s {_format_time_per_unit(per_step, self.unit_name)}"
-        elif self.target is not None:
-            text += f" - ETA: {_format_eta(per_step * (self.target - current))}"
+            return f"{self._counter(current)} - {elapsed:.0f}s - {unit}{self._metrics_text()}"
+        if finalize or self.target is None:
+            when = f"{elapsed:.0f}s"
         else:
-            text += f" - {elapsed:.0f}s {_format_time_per_unit(per_step, self.unit_name)}"
-        return text + self._metrics_text()
+            when = _format_eta(per_step * (self.target - current))
+        counter = self._counter(current)
+        if color:
+            counter, when = f"{_BOLD}{counter}{_RESET}", f"{_BOLD}{when}{_RESET}"
+        return f"{counter}{self._bar(current, color)} {when} {unit}{self._metrics_text()}"
 
     def update(
         self,
@@ -465,8 +468,9 @@ class Progbar:
             return
         stream = self.stream
         if finalize:
-            text = self.line(current, finalize=True)
-            if self.verbose == 1 and _is_terminal(stream):
+            terminal = self.verbose == 1 and _is_terminal(stream)
+            text = self.line(current, finalize=True, color=terminal)
+            if terminal:
                 stream.write("\r" + text.ljust(self._last_width) + "\n")
             else:
                 stream.write(text + "\n")
@@ -479,7 +483,7 @@ class Progbar:
         if now - self._last_update < self.interval:
             return
         self._last_update = now
-        text = self.line(current, finalize=False)
+        text = self.line(current, finalize=False, color=True)
         stream.write("\r" + text.ljust(self._last_width))
         stream.flush()
         self._last_width = len(text)

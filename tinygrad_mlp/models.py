@@ -693,6 +693,7 @@ class Sequential:
                     *val, validation_batch_size or batch_size, fused, metric_table, cbs
                 )
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            epoch_logs = dict(sorted(epoch_logs.items()))  # Keras 3's order, so History's too
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
@@ -1050,7 +1051,7 @@ class _Totals:
                 logs[name] = float(value) if np.ndim(value) == 0 else np.asarray(value).tolist()
             else:
                 logs[name] = s / w if w else 0.0
-        return logs
+        return dict(sorted(logs.items()))  # Keras 3 shows and keeps logs sorted by name
 
 
 # ----------------------------------------------------------------------------
