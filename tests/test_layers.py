@@ -174,8 +174,8 @@ def test_trainable_false_freezes_weights():
 
 
 def test_input_layer_and_activation_layer():
-    inp = Input(shape=(7,))
-    assert isinstance(inp, InputLayer) and inp.input_shape == (None, 7)
+    inp = Input(shape=(7,))  # Keras 3: a symbolic tensor, made by an InputLayer
+    assert inp.shape == (None, 7) and isinstance(inp._keras_history[0], InputLayer)
     act = Activation("relu")
     np.testing.assert_array_equal(act(np.array([[-1.0, 2.0]])).data, [[0.0, 2.0]])
     assert act.compute_output_shape((None, 2)) == (None, 2)

@@ -495,16 +495,27 @@ def _case_wrong_format(valid: Path, members: dict[str, bytes]) -> dict[str, byte
     return members
 
 
+def _case_lambda_layer(valid: Path, members: dict[str, bytes]) -> dict[str, bytes]:
+    def edit(config: dict) -> None:
+        config["model"]["config"]["layers"][1] = {
+            "class_name": "Lambda",
+            "config": {"name": "code", "function": "__import__('os').system('touch pwned')"},
+        }
+
+    _edit_json(members, "config.json", edit)
+    return members
+
+
 def _case_unknown_layer(valid: Path, members: dict[str, bytes]) -> dict[str, bytes]:
     def edit(config: dict) -> None:
-        config["model"]["config"]["layers"][1]["class_name"] = "Lambda"
+        config["model"]["config"]["layers"][1]["class_name"] = "TFOpLambda"
 
     _edit_json(members, "config.json", edit)
     return members
 
 
 def _case_unknown_model(valid: Path, members: dict[str, bytes]) -> dict[str, bytes]:
-    _edit_json(members, "config.json", lambda c: c["model"].update(class_name="Functional"))
+    _edit_json(members, "config.json", lambda c: c["model"].update(class_name="MyModel"))
     return members
 
 
@@ -645,12 +656,13 @@ CORPUS: dict[str, tuple[Callable, list[str], dict[str, int]]] = {
     "json_not_object": (_case_json_not_object, ["metadata.json", "JSON object", "list"], {}),
     "future_version": (_case_future_version, ["unknown format version 99", "newer"], {}),
     "wrong_format": (_case_wrong_format, ["format", "'keras'", "tinygrad_mlp"], {}),
+    "lambda_layer": (_case_lambda_layer, ["Lambda", "never runs code"], {}),
     "unknown_layer": (
         _case_unknown_layer,
-        ["unknown layer class 'Lambda'", "Dense", "BatchNormalization"],
+        ["unknown layer class 'TFOpLambda'", "Dense", "BatchNormalization"],
         {},
     ),
-    "unknown_model": (_case_unknown_model, ["unknown model class 'Functional'", "Sequential"], {}),
+    "unknown_model": (_case_unknown_model, ["unknown model class 'MyModel'", "Sequential"], {}),
     "unknown_optimizer": (_case_unknown_optimizer, ["optimizer", "Evil"], {}),
     "unknown_loss": (_case_unknown_loss, ["loss", "os.system"], {}),
     "npy_shape_vs_manifest": (

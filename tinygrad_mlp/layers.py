@@ -20,15 +20,18 @@ Weights are float32 unless a layer is given another ``dtype``.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygrad_mlp import activations, constraints, initializers, regularizers
-from tinygrad_mlp.engine import Value, _const
+from tinygrad_mlp.engine import Value, _const, no_grad
+from tinygrad_mlp.symbolic import KerasTensor, Node, any_symbolic, flatten, pack_like
 
 __all__ = [
     "Layer",
@@ -52,6 +55,14 @@ __all__ = [
     "LayerNormalization",
     "Normalization",
     "Embedding",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "Lambda",
     "get",
     "serialize",
     "deserialize",
@@ -123,6 +134,55 @@ def _project(weight: Value, constraint: Any) -> None:
     weight.data[...] = projected
 
 
+# the training flag of the enclosing layer call, per thread: a layer called without
+# ``training=`` inside a subclassed model's ``call`` follows the model's flag
+_CALL_CONTEXT = threading.local()
+
+
+def _is_shape(shape: Any) -> bool:
+    return isinstance(shape, (tuple, list)) and all(
+        d is None or isinstance(d, (int, np.integer)) for d in shape
+    )
+
+
+def _map_shapes(fn: Any, shapes: Any) -> Any:
+    """Apply ``fn`` to every shape in a shape or a list/dict of shapes."""
+    if _is_shape(shapes):
+        return fn(tuple(shapes))
+    if isinstance(shapes, dict):
+        return {key: _map_shapes(fn, shapes[key]) for key in sorted(shapes)}
+    if isinstance(shapes, (list, tuple)):
+        return [_map_shapes(fn, s) for s in shapes]
+    raise ValueError(f"expected a shape such as (None, 3) or a list of shapes, received {shapes!r}")
+
+
+def _batchless(shapes: Any) -> Any:
+    """The same shape(s) with the batch dimension ``None``."""
+    return _map_shapes(lambda s: (None,) + tuple(s[1:]), shapes)
+
+
+class _Weights(list):
+    """A list of weights that prints as Keras' variables do (path, shape, dtype, values)."""
+
+    def __repr__(self) -> str:
+        return "[" + ", ".join(_variable_repr(w) for w in self) + "]"
+
+    __str__ = __repr__
+
+    def __getitem__(self, index: Any) -> Any:
+        item = list.__getitem__(self, index)
+        return _Weights(item) if isinstance(index, slice) else item
+
+
+def _variable_repr(w: Any) -> str:
+    if not isinstance(w, Value):
+        return repr(w)
+    return (
+        f"<Variable path={w.label}, shape={tuple(w.data.shape)}, dtype={w.data.dtype}, "
+        f"value={w.data}>"
+    )
+
+
 class Layer:
     """Base class: weights, naming, building, config and the call protocol.
 
@@ -176,6 +236,39 @@ class Layer:
         self._activity_loss: Value | None = None
         self.built = False
         self._build_shape: Shape | None = None
+        self._inbound_nodes: list[Node] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Keras passes ``training`` only to a ``call`` that takes it (or takes **kwargs)
+        params = inspect.signature(cls.call).parameters
+        cls._call_takes_training = "training" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # layers held by a layer (a custom layer's parts, a subclassed model's layers) are
+        # tracked as in Keras: their weights, losses and trainable flag become this layer's
+        if isinstance(value, Layer) or (
+            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
+        ):
+            tracked = self.__dict__.setdefault("_tracked", {})
+            tracked[name] = value
+        elif "_tracked" in self.__dict__:
+            self.__dict__["_tracked"].pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def _sublayers(self) -> list[Layer]:
+        """The layers this layer holds, each once, in the order they were assigned."""
+        tracked = self.__dict__.get("_tracked")
+        if not tracked:
+            return []
+        out: list[Layer] = []
+        for value in tracked.values():
+            for layer in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(layer, Layer) and all(layer is not x for x in out):
+                    out.append(layer)
+        return out
 
     # -- weights -----------------------------------------------------------------
 
@@ -226,23 +319,43 @@ class Layer:
         self._trainable = bool(value)
         for w, flag in zip(self._weights, self._trainable_flags, strict=True):
             w.requires_grad = flag and self._trainable
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _own_weights(self, trainable: bool) -> list[Value]:
+        if not self._trainable:
+            return [] if trainable else list(self._weights)
+        return [
+            w
+            for w, flag in zip(self._weights, self._trainable_flags, strict=True)
+            if flag is trainable
+        ]
 
     @property
     def trainable_weights(self) -> list[Value]:
+        """The weights the optimizer updates: this layer's, then each held layer's."""
+        out = self._own_weights(True)
         if not self._trainable:
-            return []
-        return [w for w, flag in zip(self._weights, self._trainable_flags, strict=True) if flag]
+            return out
+        for layer in self._sublayers():
+            out.extend(w for w in layer.trainable_weights if all(w is not x for x in out))
+        return out
 
     @property
     def non_trainable_weights(self) -> list[Value]:
-        if not self._trainable:
-            return list(self._weights)
-        return [w for w, flag in zip(self._weights, self._trainable_flags, strict=True) if not flag]
+        out = self._own_weights(False)
+        for layer in self._sublayers():
+            sub = layer.weights if not self._trainable else layer.non_trainable_weights
+            out.extend(w for w in sub if all(w is not x for x in out))
+        return out
 
     @property
     def weights(self) -> list[Value]:
-        """Trainable weights first, then the non-trainable ones (Keras' order)."""
-        return self.trainable_weights + self.non_trainable_weights
+        """This layer's trainable then non-trainable weights, then each held layer's (Keras')."""
+        out = self._own_weights(True) + self._own_weights(False)
+        for layer in self._sublayers():
+            out.extend(w for w in layer.weights if all(w is not x for x in out))
+        return _Weights(out)
 
     # -- regularization ----------------------------------------------------------
 
@@ -264,25 +377,32 @@ class Layer:
                     penalties.append(_penalty(reg(w), f"{self.name}/regularizer"))
         if self._activity_loss is not None:
             penalties.append(self._activity_loss)
+        for layer in self._sublayers():
+            penalties.extend(layer.losses)
         return penalties
 
     def _has_penalties(self) -> bool:
         """True when ``losses`` can be non-empty (so training must add them to the loss)."""
-        return self.activity_regularizer is not None or any(
-            r is not None for r in self._weight_regularizers
+        return (
+            self.activity_regularizer is not None
+            or any(r is not None for r in self._weight_regularizers)
+            or any(layer._has_penalties() for layer in self._sublayers())
         )
 
     def _constrained_weights(self) -> list[tuple[Value, Any]]:
         """``(weight, constraint)`` for every trainable weight that has a constraint."""
         if not self._trainable:
             return []
-        return [
+        pairs = [
             (w, c)
             for w, flag, c in zip(
                 self._weights, self._trainable_flags, self._weight_constraints, strict=True
             )
             if c is not None and flag
         ]
+        for layer in self._sublayers():
+            pairs.extend(layer._constrained_weights())
+        return pairs
 
     def _apply_constraints(self) -> None:
         """Project every constrained trainable weight in place (after an optimizer step)."""
@@ -323,18 +443,18 @@ class Layer:
                 f"You tried to call count_params on layer {self.name!r}, but the layer "
                 "isn't built. Build it first with layer.build(input_shape)."
             )
-        return int(sum(w.data.size for w in self._weights))
+        return int(sum(w.data.size for w in self.weights))
 
     # -- building and calling ----------------------------------------------------
 
     def build(self, input_shape: Shape) -> None:
         """Create the weights for inputs of ``input_shape`` (batch dimension first)."""
-        self._build_shape = tuple(input_shape)
+        self._build_shape = input_shape
         self.built = True
 
-    def _maybe_build(self, input_shape: Shape) -> None:
+    def _maybe_build(self, input_shape: Any) -> None:
         if not self.built:
-            shape = (None,) + tuple(input_shape[1:])
+            shape = _batchless(input_shape)
             self.build(shape)
             self._build_shape = shape
             self.built = True
@@ -343,10 +463,18 @@ class Layer:
         """The forward pass (identity in the base class)."""
         return inputs
 
-    def __call__(self, inputs: Any, training: bool = False) -> Value:
-        """Build on first use, check the input width, then ``call``."""
-        if type(inputs) is not Value:
-            inputs = _const(np.asarray(inputs, dtype=self.dtype))
+    def __call__(self, inputs: Any, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
+        """Build on first use, check the input width, then ``call``.
+
+        On symbolic ``KerasTensor`` inputs (the functional API) nothing is
+        computed: the call is recorded as a ``Node`` and symbolic outputs of the
+        computed shapes are returned. ``training=None`` takes the value of the
+        enclosing model's call (so a subclassed model's layers follow ``fit``).
+        """
+        if training is None:
+            training = getattr(_CALL_CONTEXT, "training", None)
+        if type(inputs) is not Value or args or kwargs:
+            return self._call_structure(inputs, args, training, kwargs)
         if not self.built:
             if inputs.ndim == 0:
                 raise ValueError(
@@ -356,9 +484,66 @@ class Layer:
             self._maybe_build(inputs.shape)
         else:
             self._check_input_shape(inputs.shape)
-        outputs = self.call(inputs, training=training)
+        return self._run_call(inputs, (), training, {})
+
+    def _run_call(self, inputs: Any, args: tuple, training: Any, kwargs: dict) -> Any:
+        if training is not None and self._call_takes_training:
+            kwargs = dict(kwargs, training=training)
+        if "_tracked" in self.__dict__:  # held layers called without training= follow ours
+            previous = getattr(_CALL_CONTEXT, "training", None)
+            _CALL_CONTEXT.training = training if training is not None else previous
+            try:
+                outputs = self.call(inputs, *args, **kwargs)
+            finally:
+                _CALL_CONTEXT.training = previous
+        else:
+            outputs = self.call(inputs, *args, **kwargs)
         if self.activity_regularizer is not None:
             self._record_activity_loss(outputs)
+        return outputs
+
+    def _call_structure(self, inputs: Any, args: tuple, training: Any, kwargs: dict) -> Any:
+        """``__call__`` on a list/dict of inputs, on arrays, or on symbolic tensors."""
+        if any_symbolic(inputs) or any(any_symbolic(a) for a in args):
+            return self._symbolic_call(inputs, args, training, kwargs)
+        leaves = [
+            x if type(x) is Value else _const(np.asarray(x, dtype=self.dtype))
+            for x in flatten(inputs)
+        ]
+        inputs = pack_like(inputs, leaves)
+        if not self.built:
+            if any(v.ndim == 0 for v in leaves):
+                raise ValueError(
+                    f"Layer {self.name!r} ({type(self).__name__}) expects inputs with a batch "
+                    f"dimension, received a scalar"
+                )
+            self._maybe_build(pack_like(inputs, [v.shape for v in leaves]))
+        elif type(inputs) is Value:
+            self._check_input_shape(inputs.shape)
+        return self._run_call(inputs, args, training, kwargs)
+
+    def _symbolic_call(self, inputs: Any, args: tuple, training: Any, kwargs: dict) -> Any:
+        """Record this call in the graph; return KerasTensors of the output shapes."""
+        for leaf in flatten(inputs):
+            if not isinstance(leaf, KerasTensor):
+                raise TypeError(
+                    f"Layer {self.name!r} was called on a mix of symbolic tensors (from Input) "
+                    f"and {type(leaf).__name__}; in the functional API every input of a layer "
+                    "must come from Input() or from another layer"
+                )
+        shapes = pack_like(inputs, [t.shape for t in flatten(inputs)])
+        if not self.built:
+            self._maybe_build(shapes)
+        elif isinstance(inputs, KerasTensor):
+            self._check_input_shape(inputs.shape)
+        out_shapes = self.compute_output_shape(shapes)
+        outputs = _map_shapes(
+            lambda shape: KerasTensor(shape, self.dtype, name=unique_name("keras_tensor")),
+            out_shapes,
+        )
+        if training is not None:
+            kwargs = dict(kwargs, training=training)
+        Node(self, inputs if not args else [inputs, *args], outputs, kwargs)
         return outputs
 
     def _record_activity_loss(self, outputs: Value) -> None:
@@ -369,7 +554,7 @@ class Layer:
 
     def _check_input_shape(self, shape: tuple[int, ...]) -> None:
         expected = self._build_shape
-        if expected is None or len(expected) < 2:
+        if expected is None or not _is_shape(expected) or len(expected) < 2:
             return
         if len(shape) != len(expected) or shape[-1] != expected[-1]:
             raise ValueError(
@@ -377,12 +562,22 @@ class Layer:
                 f"{expected[-1]} (shape {expected}), received shape {tuple(shape)}"
             )
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        """The output shape for ``input_shape`` (the same in the base class)."""
-        return tuple(input_shape)
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The output shape for ``input_shape``; the base class finds it by running ``call``
+        once on zeros (batch of 1) in inference mode, so custom layers need not say it."""
+        self._maybe_build(input_shape)
+        dummy = _map_shapes(
+            lambda shape: _const(np.zeros([1 if d is None else d for d in shape], self.dtype)),
+            input_shape,
+        )
+        with no_grad():
+            saved = self._activity_loss
+            out = self._run_call(dummy, (), False, {})
+            self._activity_loss = saved
+        return pack_like(out, [(None,) + tuple(v.shape[1:]) for v in flatten(out)])
 
     @property
-    def input_shape(self) -> Shape:
+    def input_shape(self) -> Any:
         """The (batch-first) input shape the layer was built for."""
         if self._build_shape is not None:
             return self._build_shape
@@ -393,9 +588,27 @@ class Layer:
         )
 
     @property
-    def output_shape(self) -> Shape:
+    def output_shape(self) -> Any:
         """The (batch-first) output shape, from ``compute_output_shape``."""
         return self.compute_output_shape(self.input_shape)
+
+    def _node_attribute(self, attribute: str, what: str) -> Any:
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"Layer {self.name!r} has never been called on a symbolic input (Input(...)), "
+                f"so it has no defined {what}; build a functional model first"
+            )
+        return getattr(self._inbound_nodes[0], attribute)
+
+    @property
+    def input(self) -> Any:
+        """The symbolic tensor(s) of the layer's first call in a graph (Keras' ``layer.input``)."""
+        return self._node_attribute("arguments", "input")
+
+    @property
+    def output(self) -> Any:
+        """The symbolic tensor(s) the layer's first call in a graph produced."""
+        return self._node_attribute("outputs", "output")
 
     # -- config ------------------------------------------------------------------
 
@@ -423,8 +636,15 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
 
 
+Layer._call_takes_training = True
+
+
 class InputLayer(Layer):
-    """Declares a model's input shape (``Sequential`` uses it, then drops it from ``layers``)."""
+    """A model's entry point: holds the symbolic tensor ``Input`` returns.
+
+    ``Sequential`` takes it as its first entry to know its input width (and does
+    not list it in ``layers``); a functional ``Model`` lists it first.
+    """
 
     def __init__(
         self,
@@ -435,14 +655,25 @@ class InputLayer(Layer):
         **kwargs: Any,
     ) -> None:
         shape = kwargs.pop("shape", None)
+        batch_shape = kwargs.pop("batch_shape", None)
+        if batch_shape is not None:
+            kwargs["batch_input_shape"] = batch_shape
+        kwargs.pop("sparse", None), kwargs.pop("ragged", None), kwargs.pop("optional", None)
         if input_shape is None:
             input_shape = shape
         if input_shape is None and "batch_input_shape" not in kwargs:
             raise ValueError("InputLayer needs an input_shape (e.g. InputLayer((10,)))")
+        if name is None:
+            name = unique_name("input_layer")
         super().__init__(
             name=name, dtype=dtype, input_shape=input_shape, batch_size=batch_size, **kwargs
         )
         self.build(self._batch_input_shape)
+        tensor = KerasTensor(self._batch_input_shape, self.dtype, name=self.name)
+        Node(self, [], tensor, {})
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return tuple(self._batch_input_shape)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -453,13 +684,31 @@ class InputLayer(Layer):
 
 
 def Input(  # noqa: N802 - Keras' name
-    shape: Sequence[int],
+    shape: Sequence[int] | None = None,
     batch_size: int | None = None,
     name: str | None = None,
     dtype: Any = "float32",
-) -> InputLayer:
-    """``Input(shape=(10,))`` as the first entry of a ``Sequential`` declares its input width."""
-    return InputLayer(input_shape=shape, batch_size=batch_size, name=name, dtype=dtype)
+    batch_shape: Sequence[int | None] | None = None,
+    **kwargs: Any,
+) -> KerasTensor:
+    """A symbolic input of ``shape`` (no batch dimension), as ``keras.Input``.
+
+    Call layers on it to build a functional ``Model(inputs, outputs)``, or put it
+    first in a ``Sequential`` to declare the input width.
+    """
+    kwargs.pop("sparse", None), kwargs.pop("ragged", None), kwargs.pop("optional", None)
+    if kwargs:
+        raise TypeError(f"Input() got unexpected keyword argument(s) {sorted(kwargs)}")
+    if shape is None and batch_shape is None:
+        raise ValueError("Input() needs a shape, e.g. Input(shape=(10,))")
+    layer = InputLayer(
+        input_shape=shape,
+        batch_size=batch_size,
+        name=name,
+        dtype=dtype,
+        **({"batch_input_shape": tuple(batch_shape)} if batch_shape is not None else {}),
+    )
+    return layer.output
 
 
 def _dense_bw(g, out, ctx, x, kernel, bias=None):
@@ -1221,6 +1470,208 @@ class Embedding(Layer):
                 }  # fmt: skip
 
 
+class _Merge(Layer):
+    """Base of the merge layers: called on a list of tensors of compatible shapes."""
+
+    _min_inputs = 2
+    _max_inputs: int | None = None
+
+    def _check_shapes(self, input_shape: Any) -> list[Shape]:
+        if not isinstance(input_shape, (list, tuple)) or not all(_is_shape(s) for s in input_shape):
+            raise ValueError(
+                f"A {type(self).__name__} layer should be called on a list of inputs, received "
+                f"input_shape={input_shape!r}"
+            )
+        count = len(input_shape)
+        if count < self._min_inputs or (self._max_inputs is not None and count > self._max_inputs):
+            wanted = (
+                f"exactly {self._min_inputs}"
+                if self._max_inputs == self._min_inputs
+                else f"at least {self._min_inputs}"
+            )
+            raise ValueError(
+                f"A {type(self).__name__} layer should be called on {wanted} inputs, received "
+                f"{count} inputs"
+            )
+        return [tuple(s) for s in input_shape]
+
+    def build(self, input_shape: Any) -> None:
+        self.compute_output_shape(input_shape)  # the shapes are checked before building
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        shapes = self._check_shapes(input_shape)
+        try:
+            tail = np.broadcast_shapes(
+                *[tuple(1 if d is None else d for d in s[1:]) for s in shapes]
+            )
+        except ValueError:
+            raise ValueError(
+                f"Inputs of a {type(self).__name__} layer must have the same shape (or shapes "
+                f"that broadcast), received shapes {shapes}"
+            ) from None
+        return (None,) + tuple(tail)
+
+    def _check_input_shape(self, shape: tuple[int, ...]) -> None:
+        return None
+
+    def call(self, inputs: Any, training: bool = False) -> Value:
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(
+                f"A {type(self).__name__} layer should be called on a list of inputs, received "
+                f"{type(inputs).__name__}"
+            )
+        self._check_shapes([tuple(v.shape) for v in inputs])
+        return self._merge(list(inputs))
+
+    def _merge(self, inputs: list[Value]) -> Value:
+        raise NotImplementedError
+
+
+class Add(_Merge):
+    """The elementwise sum of its inputs."""
+
+    def _merge(self, inputs: list[Value]) -> Value:
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = out + x
+        return out
+
+
+class Subtract(_Merge):
+    """``inputs[0] - inputs[1]`` (exactly two inputs)."""
+
+    _max_inputs = 2
+
+    def _merge(self, inputs: list[Value]) -> Value:
+        return inputs[0] - inputs[1]
+
+
+class Multiply(_Merge):
+    """The elementwise product of its inputs."""
+
+    def _merge(self, inputs: list[Value]) -> Value:
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = out * x
+        return out
+
+
+class Average(_Merge):
+    """The elementwise mean of its inputs: ``(x1 + ... + xn) / n``."""
+
+    def _merge(self, inputs: list[Value]) -> Value:
+        return Add._merge(self, inputs) / float(len(inputs))
+
+
+class Maximum(_Merge):
+    """The elementwise maximum (ties share the gradient equally, as PyTorch)."""
+
+    def _merge(self, inputs: list[Value]) -> Value:
+        from tinygrad_mlp.numpy_ops import maximum
+
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = maximum(out, x)
+        return out
+
+
+class Minimum(_Merge):
+    """The elementwise minimum."""
+
+    def _merge(self, inputs: list[Value]) -> Value:
+        from tinygrad_mlp.numpy_ops import minimum
+
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = minimum(out, x)
+        return out
+
+
+class Concatenate(_Merge):
+    """Joins its inputs along ``axis`` (the features by default); the other sides must agree."""
+
+    _min_inputs = 1
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"axis must be an int, received {axis!r}")
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        shapes = self._check_shapes(input_shape)
+        rank = len(shapes[0])
+        axis = self.axis % rank if -rank <= self.axis < rank else None
+        if axis is None or axis == 0 or any(len(s) != rank for s in shapes):
+            raise ValueError(
+                f"A Concatenate layer with axis={self.axis} needs inputs of the same rank with "
+                f"that axis beyond the batch, received shapes {shapes}"
+            )
+        for s in shapes[1:]:
+            if any(
+                a != b
+                for i, (a, b) in enumerate(zip(s, shapes[0], strict=True))
+                if i not in (0, axis)
+            ):
+                raise ValueError(
+                    "A Concatenate layer requires inputs with matching shapes except for the "
+                    f"concatenation axis. Received: input_shape={shapes}"
+                )
+        sizes = [s[axis] for s in shapes]
+        out = list(shapes[0])
+        out[axis] = None if None in sizes else sum(sizes)
+        return tuple(out)
+
+    def _merge(self, inputs: list[Value]) -> Value:
+        from tinygrad_mlp.ops import concatenate
+
+        return concatenate(inputs, axis=self.axis)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis}
+
+
+class Lambda(Layer):
+    """Wraps a Python function as a layer: ``Lambda(lambda x: x * 2)``.
+
+    It runs, prints and trains like any layer, but it carries code, so saving
+    writes only its name and loading refuses it (as Keras' safe mode does):
+    rebuild the model in code and load the weights instead.
+    """
+
+    def __init__(
+        self, function: Any, output_shape: Any = None, arguments: dict | None = None, **kwargs: Any
+    ) -> None:
+        if not callable(function):
+            raise TypeError(f"Lambda needs a callable, received {function!r}")
+        super().__init__(**kwargs)
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self._output_shape = output_shape
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        return self.function(inputs, **self.arguments)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if self._output_shape is None:
+            return super().compute_output_shape(input_shape)
+        if callable(self._output_shape):
+            return self._output_shape(input_shape)
+        return (None,) + tuple(self._output_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda")}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        raise ValueError(
+            "Requested the deserialization of a Lambda layer whose function is Python code. "
+            "Loading never runs code from a file (Keras' safe_mode refuses it too): rebuild the "
+            "model with its Lambda in code and call load_weights(path) instead."
+        )
+
+
 # Not a _registry.Registry: a layer is always a configured instance (no names,
 # no classes or callables to instantiate), so only the class lookup below is left.
 _LAYERS: dict[str, type[Layer]] = {
@@ -1228,7 +1679,8 @@ _LAYERS: dict[str, type[Layer]] = {
     for cls in (
         InputLayer, Dense, Dropout, BatchNormalization, Activation, Identity, Flatten, Reshape,
         Rescaling, ReLU, LeakyReLU, PReLU, ELU, Softmax, GaussianNoise, GaussianDropout,
-        LayerNormalization, Normalization, Embedding,
+        LayerNormalization, Normalization, Embedding, Add, Subtract, Multiply, Average, Maximum,
+        Minimum, Concatenate, Lambda,
     )
 }  # fmt: skip
 

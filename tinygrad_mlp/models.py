@@ -1,242 +1,180 @@
-"""Keras' ``Sequential`` model on the ``Value`` engine, and the course's classic ``Perceptron``.
+"""Keras 3's models on the ``Value`` engine: ``Model``, the functional API, ``Sequential``.
 
-A ``Sequential`` model is a stack of layers; ``compile`` chooses the optimizer,
-the loss and the metrics; ``fit`` runs mini-batch gradient descent::
+Three ways to make a model, as in Keras:
 
-    model = Sequential()
-    model.add(Dense(20, input_dim=10, activation="relu"))
-    model.add(Dense(4, activation="sigmoid"))
-    model.compile(loss="binary_crossentropy", optimizer=SGD(0.1, 0.9),
-                  metrics=["binary_accuracy"])
-    history = model.fit(x, y, epochs=100, batch_size=250)
+* ``Sequential([Dense(8, activation="tanh"), Dense(1, activation="sigmoid")])``:
+  a stack of layers, each taking the previous one's output;
+* the functional API: call layers on symbolic tensors from ``Input`` and give
+  the ends to ``Model``, for several inputs or outputs, branches and shared
+  layers::
 
-One training step: forward pass (the input batch is data, so no gradient is
-spent on it), the loss, ``engine.grad`` for the trainable weights, and
-``optimizer.apply_gradients`` updating them in place. When the last layer is a
-``Dense`` with sigmoid/softmax and the loss is the matching cross-entropy, the
-loss is computed from the pre-activation (``loss.with_logits()``): stable for
-any logits, and the gradient is exactly ``p - y``. Metrics are computed on the
-NumPy predictions, without building a graph.
+      a, b = Input((3,), name="a"), Input((2,), name="b")
+      h = Dense(8, activation="relu")(Concatenate()([a, b]))
+      model = Model([a, b], [Dense(1, activation="sigmoid")(h), Dense(2)(h)])
+
+* subclassing: ``class MyModel(Model)`` with its layers set in ``__init__`` and
+  the forward pass in ``call(self, x, training=None)``.
+
+All three are ``Layer``s (a model can be a layer of another) and share the
+training loop of ``trainer.Trainer``; the summary table lives in ``summary``.
+The course's classic ``Perceptron`` is here too.
 """
 
 from __future__ import annotations
 
-import math
-import sys
-import warnings
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygrad_mlp import layers as layers_module
-from tinygrad_mlp.engine import _const, _raw, grad, no_grad
-from tinygrad_mlp.layers import Dense, InputLayer, Layer, _project, unique_name
+from tinygrad_mlp.engine import _const, no_grad
+from tinygrad_mlp.layers import Dense, InputLayer, Layer, _batchless, _snake_case, unique_name
+from tinygrad_mlp.symbolic import KerasTensor, Node, flatten, pack_like
+from tinygrad_mlp.trainer import Trainer, _as_float_array
 
-__all__ = ["Sequential", "Perceptron", "load_model", "model_from_config"]
+__all__ = [
+    "Model",
+    "Functional",
+    "Sequential",
+    "Perceptron",
+    "load_model",
+    "model_from_config",
+    "model_from_json",
+    "clone_model",
+]
 
 Shape = tuple[int | None, ...]
 
 
-def load_model(path: Any, compile: bool = True) -> Sequential:
+def load_model(path: Any, compile: bool = True) -> Model:
     """Load a model written by ``model.save(path)`` (see ``tinygrad_mlp.saving``)."""
     from tinygrad_mlp.saving import load_model as _load
 
     return _load(path, compile=compile)
 
 
-def model_from_config(config: dict[str, Any]) -> Sequential:
-    """Rebuild a model from ``{'class_name': 'Sequential', 'config': ...}``."""
-    if config.get("class_name", "Sequential") != "Sequential":
-        raise ValueError(f"Unknown model class {config.get('class_name')!r}; known: Sequential")
-    return Sequential.from_config(config.get("config", config))
+def model_from_config(config: dict[str, Any], custom_objects: dict | None = None) -> Model:
+    """Rebuild a model from ``{'class_name': 'Sequential' | 'Functional', 'config': ...}``."""
+    if not isinstance(config, dict):
+        raise ValueError(f"a model config must be a dict, received {type(config).__name__}")
+    name = config.get("class_name", "Sequential")
+    known = {"Sequential": Sequential, "Functional": Functional, "Model": Functional}
+    if name not in known:
+        raise ValueError(
+            f"Unknown model class {name!r}; known: Sequential, Functional (a subclassed model "
+            "is rebuilt by its own code: make it, then load_weights)"
+        )
+    return known[name].from_config(config.get("config", config), custom_objects)
 
 
-# ----------------------------------------------------------------------------
-# input checking shared by fit / evaluate / predict
-
-
-def _as_float_array(data: Any, what: str, dtype: np.dtype) -> np.ndarray:
-    """``data`` as a float array of ``dtype`` (no copy when it already is one), checked finite."""
-    if data is None:
-        raise ValueError(f"{what} is None: pass a NumPy array or a (nested) list of numbers")
+def model_from_json(json_string: str, custom_objects: dict | None = None) -> Model:
+    """Rebuild a model (fresh weights) from ``model.to_json()``."""
     try:
-        arr = np.asarray(data)
-    except ValueError as e:  # ragged nested lists
-        raise ValueError(f"{what} must be a rectangular array of numbers: {e}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must hold numbers, received an array of dtype {arr.dtype}")
-    if arr.ndim == 0:
-        raise ValueError(f"{what} must have a batch dimension, received a scalar {arr!r}")
-    arr = arr.astype(dtype, copy=False)
-    # min/max propagate NaN and show inf without allocating a mask as large as the data
-    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(
-            f"{what} contains NaN or infinite values (first at index {tuple(bad.tolist())}); "
-            "clean or impute the data before training"
+        config = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"model_from_json needs the JSON text of model.to_json(): {e}") from None
+    return model_from_config(config, custom_objects)
+
+
+def clone_model(
+    model: Model,
+    input_tensors: Any = None,
+    clone_function: Callable[[Layer], Layer] | None = None,
+) -> Model:
+    """A new model of the same architecture with newly initialized weights (Keras').
+
+    ``clone_function(layer)`` makes each new layer (default: from the layer's config).
+    """
+    if not isinstance(model, Model):
+        raise ValueError(f"clone_model expects a Model, received {type(model).__name__}")
+    clone = clone_function or (lambda layer: type(layer).from_config(layer.get_config()))
+    if isinstance(model, Sequential):
+        new = Sequential(name=model.name + "_clone" if False else None)
+        new.name = model.name
+        if model._input_layer is not None:
+            new.add(InputLayer(batch_input_shape=model._input_layer._batch_input_shape))
+        for layer in model.layers:
+            new.add(clone_model(layer, clone_function=clone_function)
+                    if isinstance(layer, Model) else clone(layer))  # fmt: skip
+        if model.built and not new.built:
+            new.build(model.input_shape)
+        return new
+    if isinstance(model, Functional):
+        if input_tensors is not None:
+            raise ValueError("clone_model(input_tensors=...) is not supported; clone, then call")
+        return model._rebuild(
+            lambda layer: (
+                clone_model(layer, clone_function=clone_function)
+                if isinstance(layer, Model)
+                else clone(layer)
+            )
         )
-    return arr
+    raise ValueError(
+        f"clone_model of the subclassed model {type(model).__name__!r}: its architecture is its "
+        "Python code, so make a new instance instead"
+    )
 
 
-def _weights_array(sample_weight: Any, n: int, what: str) -> np.ndarray:
-    w = np.asarray(sample_weight)
-    if w.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must hold numbers, received dtype {w.dtype}")
-    w = w.astype(np.float32).reshape(-1) if w.ndim == 2 and w.shape[1] == 1 else w
-    if w.shape != (n,):
-        raise ValueError(
-            f"{what} must have shape ({n},) (one weight per sample), received {w.shape}"
-        )
-    if not np.isfinite(w).all() or (w < 0).any():
-        raise ValueError(f"{what} must be finite and non-negative")
-    return w.astype(np.float32, copy=False)
+class Model(Trainer, Layer):
+    """A trainable graph of layers: ``Model(inputs, outputs)`` (functional) or a subclass.
 
-
-def _class_weights(y: np.ndarray, class_weight: dict[Any, float]) -> np.ndarray:
-    """Per-sample weights from ``{class: weight}`` (classes not listed weigh 1, as Keras)."""
-    if not isinstance(class_weight, dict):
-        raise TypeError(
-            f"class_weight must be a dict mapping class index to weight, received {class_weight!r}"
-        )
-    if y.ndim > 1 and y.shape[-1] > 1:
-        classes = y.argmax(axis=-1)
-    else:
-        classes = np.round(y.reshape(len(y))).astype(np.int64)
-    if classes.size and classes.min() < 0:
-        raise ValueError(
-            f"class_weight needs class labels >= 0, received label {int(classes.min())}"
-        )
-    size = max([int(classes.max(initial=0))] + [int(k) for k in class_weight]) + 1
-    table = np.ones(size)
-    for key, value in class_weight.items():
-        if not float(value) >= 0 or not math.isfinite(float(value)):
-            raise ValueError(f"class_weight values must be finite and >= 0, received {value!r}")
-        if int(key) < 0:
-            raise ValueError(f"class_weight keys must be class indices >= 0, received {key!r}")
-        table[int(key)] = float(value)
-    return table[classes].astype(np.float32)
-
-
-def _verbosity(verbose: Any) -> int:
-    """Keras' verbose: 'auto' is 1 (progress bar), 0 silent, 2 one line per epoch."""
-    if verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2, True, False):
-        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received {verbose!r}")
-    return int(verbose)
-
-
-def _slice(arr: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
-    return None if arr is None else arr[start:stop]
-
-
-# ----------------------------------------------------------------------------
-# the model
-
-
-class Sequential:
-    """A linear stack of layers, trained with ``compile`` + ``fit`` as in Keras.
-
-    ``Sequential([Dense(8, input_dim=2, activation="tanh"), Dense(1, activation="sigmoid")])``
-    maps inputs ``(batch, 2)`` to outputs ``(batch, 1)``.
+    ``Model(inputs, outputs, name=None)`` returns a ``Functional`` model. A
+    subclass sets its layers as attributes in ``__init__`` and defines
+    ``call(self, inputs, training=None)``; its weights exist after the first call
+    (or ``build(input_shape)``).
     """
 
-    def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
-        self.name = name if name is not None else unique_name("sequential")
-        self._layers: list[Layer] = []
-        self._input_shape: Shape | None = None
-        self.built = False
-        self.optimizer: Any = None
-        self.loss: Any = None
-        self.compiled_metrics: list[Callable] = []
-        self.compiled_weighted_metrics: list[Callable] = []
-        self._loss_weight = 1.0
-        self._compile_config: dict[str, Any] | None = None
-        self.stop_training = False
-        self.history: Any = None
-        # set by _plan_regularization() at the start of fit/evaluate/...: the layers whose
-        # penalties join the loss and the (weight, constraint) pairs applied after each step;
-        # both empty for a model without regularizers, so training then does no extra work
+    _is_model = True
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return object.__new__(Functional)
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args:
+            raise TypeError(
+                f"{type(self).__name__}() takes keyword arguments only (name=, trainable=); "
+                "Model(inputs, outputs) makes a functional model"
+            )
+        name = kwargs.pop("name", None)
+        Layer.__init__(
+            self,
+            name=name if name is not None else unique_name(_snake_case(type(self).__name__)),
+            **kwargs,
+        )
+        self._output_shapes_seen: list[Shape] | None = None
         self._penalty_layers: list[Layer] = []
         self._constrained: list[tuple[Any, Any]] = []
-        for layer in layers or []:
-            self.add(layer)
 
-    # -- structure ---------------------------------------------------------------
+    # -- structure -------------------------------------------------------------------
 
     @property
     def layers(self) -> list[Layer]:
-        return list(self._layers)
+        return self._sublayers()
 
-    def add(self, layer: Layer) -> None:
-        """Append a layer; once the input shape is known every new layer is built at once."""
-        if not isinstance(layer, Layer):
-            raise TypeError(
-                "The added layer must be an instance of class Layer, received "
-                f"{layer!r} of type {type(layer).__name__}"
-            )
-        if isinstance(layer, InputLayer):
-            if self._layers:
-                raise ValueError("an InputLayer/Input can only be the first entry of a Sequential")
-            self._input_shape = tuple(layer.input_shape)
-            self.built = False
-            return
-        if any(existing.name == layer.name for existing in self._layers):
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name`` (or at position ``index`` of ``layers``)."""
+        layers = self.layers
+        if index is not None and name is not None:
+            raise ValueError("Provide only a layer name or a layer index, not both")
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index} but model only has "
+                    f"{len(layers)} layers."
+                )
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
             raise ValueError(
-                f"All layers added to a Sequential model should have unique names. "
-                f"Name {layer.name!r} is already the name of a layer in this model."
+                f"No such layer: {name}. Existing layers are: {[layer.name for layer in layers]}."
             )
-        if not self._layers and self._input_shape is None:
-            if layer._batch_input_shape is not None:
-                self._input_shape = tuple(layer._batch_input_shape)
-        self._layers.append(layer)
-        if self._input_shape is not None:
-            try:
-                self.build(self._input_shape)
-            except Exception:
-                self._layers.pop()  # a layer that does not fit leaves the model as it was
-                raise
-
-    def pop(self) -> Layer:
-        """Remove and return the last layer."""
-        if not self._layers:
-            raise TypeError("There are no layers in the model.")
-        layer = self._layers.pop()
-        if not self._layers:
-            self.built = False
-        return layer
-
-    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
-        """Build every layer for inputs of ``input_shape`` (batch dimension first)."""
-        if input_shape is None:
-            input_shape = self._input_shape
-        if input_shape is None:
-            raise ValueError(
-                "You must provide an input_shape argument to build() (e.g. model.build((None, 10)))"
-            )
-        shape = (None,) + tuple(input_shape)[1:]
-        if len(shape) < 2:
-            raise ValueError(f"input_shape must be (batch, features), received {input_shape!r}")
-        if self.built and self._input_shape is not None and self._input_shape[1:] != shape[1:]:
-            raise ValueError(
-                f"Model {self.name!r} was built for inputs of shape {self._input_shape}, "
-                f"received input_shape {tuple(input_shape)}"
-            )
-        for layer in self._layers:
-            if layer.built:
-                expected = layer.input_shape
-                if tuple(expected[1:]) != tuple(shape[1:]):
-                    raise ValueError(
-                        f"{type(layer).__name__} layer {layer.name!r} expects inputs with last "
-                        f"dimension {expected[-1]} (shape {tuple(expected)}), received shape "
-                        f"{shape}"
-                    )
-            else:
-                layer._maybe_build(shape)
-            shape = tuple(layer.compute_output_shape(shape))
-        self._input_shape = (None,) + tuple(input_shape)[1:]
-        self.built = bool(self._layers)
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
     def _require_built(self, what: str) -> None:
         if not self.built:
@@ -246,649 +184,73 @@ class Sequential:
                 "model.build((None, n)), or call fit() first."
             )
 
-    @property
-    def input_shape(self) -> Shape:
-        self._require_built("input_shape")
-        return self._input_shape
-
-    @property
-    def output_shape(self) -> Shape:
-        self._require_built("output_shape")
-        return self._layers[-1].output_shape
-
-    @property
-    def trainable(self) -> bool:
-        return all(layer.trainable for layer in self._layers)
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        for layer in self._layers:
-            layer.trainable = value
-
-    @property
-    def weights(self) -> list[Any]:
-        """Every layer's weights (each layer's trainable then non-trainable), layer by layer."""
-        return [w for layer in self._layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self) -> list[Any]:
-        return [w for layer in self._layers for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self) -> list[Any]:
-        return [w for layer in self._layers for w in layer.non_trainable_weights]
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of all weights, in ``weights`` order."""
-        return [w.data.copy() for w in self.weights]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Overwrite all weights (``weights`` order); every shape is checked before any write."""
-        own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(
-                f"Model {self.name!r} expects {len(own)} weight arrays, received {len(weights)}"
-            )
-        for w, new in zip(own, weights, strict=True):
-            if np.shape(new) != w.data.shape:
-                raise ValueError(
-                    f"weight {w.label!r} has shape {w.data.shape}, received an array of "
-                    f"shape {np.shape(new)}"
-                )
-        for layer in self._layers:
-            n = len(layer.weights)
-            layer.set_weights(weights[:n])
-            weights = weights[n:]
-
     def count_params(self) -> int:
         """The number of scalars in all weights."""
         self._require_built("count_params")
-        return sum(layer.count_params() for layer in self._layers)
+        return int(sum(w.data.size for w in self.weights))
 
-    @property
-    def losses(self) -> list[Any]:
-        """Every layer's regularization penalties (0-d Values), layer by layer (Keras')."""
-        return [penalty for layer in self._layers for penalty in layer.losses]
+    # -- a subclassed model ---------------------------------------------------------
 
-    def _plan_regularization(self) -> None:
-        """Find the layers with penalties and the constrained weights once per fit/evaluate."""
-        self._penalty_layers = [layer for layer in self._layers if layer._has_penalties()]
-        self._constrained = [
-            pair for layer in self._layers for pair in layer._constrained_weights()
-        ]
-
-    def _add_penalties(self, loss: Any) -> Any:
-        """``loss + sum of the layers' regularization penalties`` (in the graph when training)."""
-        for layer in self._penalty_layers:
-            for penalty in layer.losses:
-                loss = loss + penalty
-        return loss
-
-    # -- compile -----------------------------------------------------------------
-
-    def compile(
-        self,
-        optimizer: Any = "rmsprop",
-        loss: Any = None,
-        metrics: Sequence[Any] | None = None,
-        loss_weights: Any = None,
-        weighted_metrics: Sequence[Any] | None = None,
-        run_eagerly: Any = None,
-        steps_per_execution: Any = None,
-        jit_compile: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        """Choose the optimizer, the loss and the metrics (names, instances or callables)."""
-        from tinygrad_mlp import losses, optimizers
-        from tinygrad_mlp import metrics as metrics_module
-
-        if kwargs:
-            raise TypeError(f"compile() got unexpected keyword argument(s) {sorted(kwargs)}")
-        optimizer = optimizers.get(optimizer)
-        loss_fn = losses.get(loss) if loss is not None else None
-        if isinstance(metrics, (str, dict)) or callable(metrics):
-            metrics = [metrics]
-        if isinstance(weighted_metrics, str) or callable(weighted_metrics):
-            weighted_metrics = [weighted_metrics]
-        metric_fns = [metrics_module.get(m, loss=loss_fn) for m in (metrics or [])]
-        weighted_fns = [metrics_module.get(m, loss=loss_fn) for m in (weighted_metrics or [])]
-        names = {"loss"}
-        for fn in metric_fns:
-            if fn.__name__ in names:
-                raise ValueError(f"metric {fn.__name__!r} is given twice to compile()")
-            names.add(fn.__name__)
-        if loss_weights is None:
-            loss_weight = 1.0
-        elif isinstance(loss_weights, (list, tuple)) and len(loss_weights) == 1:
-            loss_weight = float(loss_weights[0])
-        elif isinstance(loss_weights, (int, float)) and not isinstance(loss_weights, bool):
-            loss_weight = float(loss_weights)
-        else:
-            raise ValueError(
-                f"loss_weights for a single-output model must be a number or a list of one "
-                f"number, received {loss_weights!r}"
-            )
-        if not (math.isfinite(loss_weight) and loss_weight >= 0):
-            raise ValueError(f"loss_weights must be finite numbers >= 0, received {loss_weights!r}")
-        self.optimizer = optimizer
-        self.loss = loss_fn
-        self.compiled_metrics = metric_fns
-        self.compiled_weighted_metrics = weighted_fns
-        self._loss_weight = loss_weight
-        self._compile_config = {
-            "optimizer": optimizer,
-            "loss": loss,
-            "metrics": metrics,
-            "loss_weights": loss_weights,
-            "weighted_metrics": weighted_metrics,
-        }
-
-    @property
-    def metrics_names(self) -> list[str]:
-        """``['loss', <metric names>...]`` in the order ``evaluate`` returns them."""
-        return ["loss"] + [name for name, _, _ in self._metric_table()]
-
-    def _metric_table(self) -> list[tuple[str, Callable, bool]]:
-        """(history key, function, weighted by sample weights)."""
-        table = [(fn.__name__, fn, False) for fn in self.compiled_metrics]
-        taken = {name for name, _, _ in table}
-        for fn in self.compiled_weighted_metrics:
-            name = fn.__name__ if fn.__name__ not in taken else "weighted_" + fn.__name__
-            table.append((name, fn, True))
-        return table
-
-    def _require_compiled(self, what: str) -> None:
-        if self.optimizer is None:
-            raise RuntimeError(
-                f"You must compile your model before {what}. "
-                "Call model.compile(optimizer, loss) first."
-            )
-        if self.loss is None:
-            raise ValueError(
-                f"{what}: the model was compiled without a loss; "
-                "call model.compile(optimizer=..., loss=...) with a loss"
-            )
-
-    # -- the forward pass and the loss ---------------------------------------------
-
-    def call(self, inputs: Any, training: bool = False) -> Any:
-        """Run the layers on ``inputs`` (a Value or an array); returns a Value."""
-        x = inputs if not isinstance(inputs, np.ndarray) else _const(inputs)
-        for layer in self._layers:
-            x = layer(x, training=training)
-        return x
-
-    __call__ = call
-
-    def _fused_loss(self) -> Any:
-        """The logits form of the loss when the last layer's activation can be folded into it."""
-        from tinygrad_mlp import losses
-
-        last = self._layers[-1] if self._layers else None
-        loss = self.loss
-        if not isinstance(last, Dense) or not getattr(loss, "with_logits", None):
-            return None
-        if last.activity_regularizer is not None:  # it needs the activation's output
-            return None
-        if getattr(loss, "from_logits", True):
-            return None
-        name = getattr(last.activation, "__name__", "")
-        if name == "sigmoid" and isinstance(loss, losses.BinaryCrossentropy):
-            return loss.with_logits()
-        if name == "softmax" and isinstance(
-            loss, (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy)
-        ):
-            return loss.with_logits()
-        return None
-
-    def _forward_loss(
-        self, xb: np.ndarray, yb: np.ndarray, swb: np.ndarray | None, fused: Any, training: bool
-    ) -> tuple[Any, np.ndarray]:
-        """The batch loss (a 0-d Value) and the predictions as a NumPy array."""
-        x = _const(xb)
-        if fused is not None:
-            last = self._layers[-1]
-            for layer in self._layers[:-1]:
-                x = layer(x, training=training)
-            last._check_input_shape(x.shape)
-            z = last.call_linear(x)
-            loss = fused(yb, z, swb)
-            if self.compiled_metrics or self.compiled_weighted_metrics:
-                with no_grad():
-                    y_pred = last.activation(z).data
-            else:  # only the batch size is needed: skip the activation
-                y_pred = z.data
-        else:
-            out = self.call(x, training=training)
-            loss = self.loss(yb, out, swb)
-            y_pred = out.data
-        if self._loss_weight != 1.0:
-            loss = loss * self._loss_weight
-        if self._penalty_layers:  # Keras adds regularization after the loss weights
-            loss = self._add_penalties(loss)
-        return loss, y_pred
-
-    # -- data checks ---------------------------------------------------------------
-
-    def _is_sparse(self) -> bool:
-        from tinygrad_mlp import losses
-
-        return isinstance(self.loss, losses.SparseCategoricalCrossentropy) or (
-            getattr(self.loss, "name", "") == "sparse_categorical_crossentropy"
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        raise NotImplementedError(
+            f"The model {type(self).__name__!r} has no call(): a subclass of Model defines "
+            "call(self, inputs, training=None), or use Model(inputs, outputs)"
         )
 
-    def _prepare_x(self, x: Any, what: str = "x") -> np.ndarray:
-        dtype = self._layers[0].dtype if self._layers else np.dtype("float32")
-        arr = _as_float_array(x, what, dtype)
-        if arr.ndim == 1:
-            arr = arr.reshape(-1, 1)
-        if not self.built:
-            if not self._layers:
-                raise ValueError("the model has no layers: add layers before using it")
-        elif tuple(arr.shape[1:]) != tuple(self._input_shape[1:]):
-            first = self._layers[0]
+    def build(self, input_shape: Any = None) -> None:
+        """Create the weights by running ``call`` once on zeros of ``input_shape``."""
+        if input_shape is None:
             raise ValueError(
-                f"Input of model {self.name!r} is incompatible: {type(first).__name__} layer "
-                f"{first.name!r} expects inputs of shape {self._input_shape} (last dimension "
-                f"{self._input_shape[-1]}), received {what} of shape {arr.shape}"
+                "You must provide an input_shape argument to build() (e.g. model.build((None, 10)))"
             )
-        return arr
-
-    def _prepare_y(self, y: Any, n: int, what: str = "y") -> np.ndarray:
-        if y is None:
-            raise ValueError(f"{what} is None: fit/evaluate need targets")
-        sparse = self._is_sparse()
-        if sparse:
-            arr = np.asarray(y)
-            if arr.dtype.kind not in "biuf":
-                raise TypeError(f"{what} must hold integer class labels, received {arr.dtype}")
-        else:
-            dtype = self._layers[-1].dtype if self._layers else np.float32
-            arr = _as_float_array(y, what, dtype)
-        if len(arr) != n:
-            raise ValueError(
-                f"Data cardinality is ambiguous: x has {n} samples but {what} has {len(arr)}. "
-                "Make sure all arrays contain the same number of samples."
-            )
-        out_shape = self.output_shape
-        if sparse:
-            classes = out_shape[-1]
-            labels = arr.reshape(n) if arr.ndim == 2 and arr.shape[1] == 1 else arr
-            if labels.ndim != 1:
-                raise ValueError(
-                    f"sparse_categorical_crossentropy expects {what} of integer labels of shape "
-                    f"({n},), received shape {arr.shape}"
-                )
-            if labels.dtype.kind == "f" and (
-                not np.isfinite(labels).all() or (labels != np.round(labels)).any()
-            ):
-                raise ValueError(f"{what} must hold integer class labels in [0, {classes})")
-            bad = (labels < 0) | (labels >= classes)
-            if bad.any():
-                raise ValueError(
-                    f"{what} holds labels {np.unique(labels[bad])[:5].tolist()} out of range: "
-                    f"the model has {classes} outputs, so labels must lie in [0, {classes})"
-                )
-            return labels.astype(np.int64, copy=False)
-        if arr.ndim == 1 and out_shape[-1] == 1:
-            arr = arr.reshape(-1, 1)
-        if tuple(arr.shape[1:]) != tuple(out_shape[1:]):
-            hint = ""
-            if arr.ndim == 1 and out_shape[-1] > 1:
-                hint = (
-                    " (integer labels need loss='sparse_categorical_crossentropy', or "
-                    "one-hot targets from to_categorical)"
-                )
-            raise ValueError(
-                f"{what} has shape {arr.shape} but the model's output has shape {out_shape}{hint}"
-            )
-        return arr
-
-    def _prepare(
-        self, x: Any, y: Any, sample_weight: Any, class_weight: Any = None, what: str = ""
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        x = self._prepare_x(x, what + "x")
-        if not self.built:
-            self.build((None,) + x.shape[1:])
-        y = self._prepare_y(y, len(x), what + "y")
-        sw = None
-        if sample_weight is not None:
-            sw = _weights_array(sample_weight, len(x), what + "sample_weight")
-        if class_weight is not None:
-            cw = _class_weights(y, class_weight)
-            sw = cw if sw is None else sw * cw
-        return x, y, sw
-
-    # -- training ------------------------------------------------------------------
-
-    def fit(
-        self,
-        x: Any = None,
-        y: Any = None,
-        batch_size: int | None = None,
-        epochs: int = 1,
-        verbose: Any = "auto",
-        callbacks: Any = None,
-        validation_split: float = 0.0,
-        validation_data: Any = None,
-        shuffle: bool = True,
-        class_weight: dict[Any, float] | None = None,
-        sample_weight: Any = None,
-        initial_epoch: int = 0,
-        steps_per_epoch: int | None = None,
-        validation_steps: int | None = None,
-        validation_batch_size: int | None = None,
-        validation_freq: int | Sequence[int] = 1,
-        seed: int | None = None,
-    ) -> Any:
-        """Train for ``epochs`` passes over ``x``/``y`` in mini-batches of ``batch_size``.
-
-        ``batch_size=1`` is stochastic gradient descent, ``batch_size=len(x)`` batch
-        gradient descent (default 32, as Keras). ``validation_split`` holds out the
-        *last* fraction of the data (before shuffling). Returns a ``History``
-        whose ``.history`` maps ``loss``, each metric and their ``val_`` versions
-        to per-epoch values. ``seed`` makes the shuffling reproducible.
-        ``steps_per_epoch`` caps the number of batches per epoch (each epoch starts
-        again from the first batch); ``validation_steps`` is accepted for Keras
-        compatibility and ignored (the whole validation set is always used).
-        Every argument and the data are checked before the first weight changes.
-        """
-        from tinygrad_mlp.callbacks import CallbackList
-
-        self._require_compiled("training the model")
-        batch_size = self._check_batch_size(batch_size)
-        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative int, received {epochs!r}")
-        if not 0.0 <= float(validation_split) < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), received {validation_split!r}")
-        _check_count("initial_epoch", initial_epoch, minimum=0)
-        if steps_per_epoch is not None:
-            _check_count("steps_per_epoch", steps_per_epoch, minimum=1)
-        if validation_batch_size is not None:
-            validation_batch_size = self._check_batch_size(validation_batch_size)
-        x, y, sw = self._prepare(x, y, sample_weight, class_weight)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
-                    f"sample_weight_val), received {type(validation_data).__name__}"
-                )
-            vsw = validation_data[2] if len(validation_data) == 3 else None
-            val = self._prepare(validation_data[0], validation_data[1], vsw, what="validation_")
-        elif validation_split:
-            split = int(math.floor(len(x) * (1.0 - float(validation_split))))
-            if split == 0 or split == len(x):
-                raise ValueError(
-                    f"validation_split={validation_split} leaves no training or no validation "
-                    f"samples out of {len(x)}"
-                )
-            val = (x[split:], y[split:], _slice(sw, split, len(x)))
-            x, y, sw = x[:split], y[:split], _slice(sw, 0, split)
-        if len(x) == 0:
-            raise ValueError("fit() received no training samples")
-        if isinstance(validation_freq, int):
-            val_epochs = None
-            if validation_freq < 1:
-                raise ValueError(f"validation_freq must be >= 1, received {validation_freq}")
-        else:
-            val_epochs = set(int(e) for e in validation_freq)
-
-        n = len(x)
-        steps = math.ceil(n / batch_size)
-        if steps_per_epoch is not None:
-            steps = min(steps, int(steps_per_epoch))
-        verbose = _verbosity(verbose)
-        cbs = CallbackList(
-            callbacks,
-            add_history=True,
-            add_progbar=verbose != 0,
-            model=self,
-            epochs=epochs,
-            steps=steps,
-            verbose=verbose,
+        shape = _batchless(input_shape)
+        dummy = layers_module._map_shapes(
+            lambda s: _const(np.zeros([1 if d is None else d for d in s], self.dtype)), shape
         )
-        rng = np.random.default_rng(seed) if seed is not None else np.random
-        self._plan_regularization()
-        fused = self._fused_loss()
-        metric_table = self._metric_table()
-        trainable = self.trainable_weights
-        self.stop_training = False
-        cbs.on_train_begin()
-        epoch_logs: dict[str, float] = {}
-        warned = False  # a loss that turns NaN/inf is said once per fit, never hidden
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            if shuffle:
-                order = rng.permutation(n)
-                xe, ye, swe = x[order], y[order], None if sw is None else sw[order]
-            else:
-                xe, ye, swe = x, y, sw
-            totals = _Totals(metric_table)
-            for step in range(steps):
-                cbs.on_train_batch_begin(step)
-                start, stop = step * batch_size, min((step + 1) * batch_size, n)
-                xb, yb, swb = xe[start:stop], ye[start:stop], _slice(swe, start, stop)
-                loss_value, y_pred = self._train_step(xb, yb, swb, fused, trainable)
-                if not warned and not math.isfinite(loss_value):
-                    warned = True
-                    warnings.warn(
-                        f"the loss became {loss_value} at epoch {epoch + 1}, batch {step + 1}; "
-                        "the weights now hold NaN/inf (as in Keras). Try a lower learning rate, "
-                        "or callbacks=[TerminateOnNaN()] to stop when it happens.",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                totals.add(loss_value, yb, y_pred, swb)
-                cbs.on_train_batch_end(step, totals.logs())
-                if self.stop_training:
-                    break
-            epoch_logs = totals.logs()
-            if val is not None and (
-                (val_epochs is None and (epoch + 1) % validation_freq == 0)
-                or (val_epochs is not None and epoch + 1 in val_epochs)
-            ):
-                val_logs = self._evaluate_arrays(
-                    *val, validation_batch_size or batch_size, fused, metric_table, cbs
-                )
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            epoch_logs = dict(sorted(epoch_logs.items()))  # Keras 3's order, so History's too
-            cbs.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(epoch_logs)
-        return self.history
-
-    def _train_step(
-        self,
-        xb: np.ndarray,
-        yb: np.ndarray,
-        swb: np.ndarray | None,
-        fused: Any,
-        trainable: list[Any],
-    ) -> tuple[float, np.ndarray]:
-        loss, y_pred = self._forward_loss(xb, yb, swb, fused, training=True)
-        value = float(loss.data)
-        # as Keras: the step is taken even when the loss is NaN/inf (fit warns once);
-        # TerminateOnNaN stops training at the end of such a batch
-        if trainable and loss.requires_grad:
-            grads = grad(loss, trainable)
-            self.optimizer.apply_gradients(list(zip(grads, trainable, strict=True)))
-            for weight, constraint in self._constrained:
-                _project(weight, constraint)
-        return value, y_pred
-
-    @staticmethod
-    def _check_batch_size(batch_size: Any) -> int:
-        if batch_size is None:
-            return 32
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"batch_size must be a positive int, received {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
-        return int(batch_size)
-
-    def _evaluate_arrays(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        sw: np.ndarray | None,
-        batch_size: int,
-        fused: Any,
-        metric_table: list,
-        cbs: Any = None,
-    ) -> dict[str, float]:
-        totals = _Totals(metric_table)
-        if cbs is not None:
-            cbs.on_test_begin()
         with no_grad():
-            for step, start in enumerate(range(0, len(x), batch_size)):
-                stop = start + batch_size
-                swb = _slice(sw, start, stop)
-                if cbs is not None:
-                    cbs.on_test_batch_begin(step)
-                loss, y_pred = self._forward_loss(x[start:stop], y[start:stop], swb, fused, False)
-                totals.add(float(loss.data), y[start:stop], y_pred, swb)
-                if cbs is not None:
-                    cbs.on_test_batch_end(step, totals.logs())
-        logs = totals.logs()
-        if cbs is not None:
-            cbs.on_test_end(logs)
-        return logs
+            out = self._run_call(dummy, (), False, {})
+        self._output_shapes_seen = [(None,) + tuple(v.shape[1:]) for v in flatten(out)]
+        self._build_shape = shape
+        self.built = True
 
-    def evaluate(
-        self,
-        x: Any = None,
-        y: Any = None,
-        batch_size: int | None = None,
-        verbose: Any = "auto",
-        sample_weight: Any = None,
-        steps: int | None = None,
-        callbacks: Any = None,
-        return_dict: bool = False,
-    ) -> Any:
-        """Loss and metrics on ``x``/``y``: a float without metrics, else ``[loss, *metrics]``."""
-        from tinygrad_mlp.callbacks import CallbackList
+    def _build_from_data(self, xs: list[np.ndarray]) -> None:
+        self.build((None,) + xs[0].shape[1:])
 
-        self._require_compiled("evaluating the model")
-        self._require_built("evaluate()")
-        batch_size = self._check_batch_size(batch_size)
-        x, y, sw = self._prepare(x, y, sample_weight)
-        verbose = _verbosity(verbose)
-        cbs = CallbackList(
-            callbacks,
-            add_progbar=verbose != 0,
-            model=self,
-            steps=math.ceil(len(x) / batch_size),
-            verbose=verbose,
-        )
-        self._plan_regularization()
-        logs = self._evaluate_arrays(
-            x, y, sw, batch_size, self._fused_loss(), self._metric_table(), cbs
-        )
-        if return_dict:
-            return logs
-        values = [logs[k] for k in self.metrics_names]
-        return values[0] if len(values) == 1 else values
+    def _input_specs(self) -> tuple[list[str], list[Any], list[Any]]:
+        shape = self._build_shape if self.built else None
+        return ["input"], [shape], [self.dtype]
 
-    def train_on_batch(
-        self,
-        x: Any,
-        y: Any = None,
-        sample_weight: Any = None,
-        class_weight: dict[Any, float] | None = None,
-        reset_metrics: bool = True,
-        return_dict: bool = False,
-    ) -> Any:
-        """One gradient step on one batch; returns the batch's loss (and metrics)."""
-        self._require_compiled("training the model")
-        x, y, sw = self._prepare(x, y, sample_weight, class_weight)
-        table = self._metric_table()
-        self._plan_regularization()
-        loss, y_pred = self._train_step(x, y, sw, self._fused_loss(), self.trainable_weights)
-        totals = _Totals(table)
-        totals.add(loss, y, y_pred, sw)
-        return self._batch_result(totals.logs(), return_dict)
+    def _outputs_known(self) -> bool:
+        return self.built and self._output_shapes_seen is not None
 
-    def test_on_batch(
-        self,
-        x: Any,
-        y: Any = None,
-        sample_weight: Any = None,
-        reset_metrics: bool = True,
-        return_dict: bool = False,
-    ) -> Any:
-        """Loss (and metrics) of one batch, without updating anything."""
-        self._require_compiled("evaluating the model")
-        self._require_built("test_on_batch()")
-        x, y, sw = self._prepare(x, y, sample_weight)
-        self._plan_regularization()
-        logs = self._evaluate_arrays(x, y, sw, len(x), self._fused_loss(), self._metric_table())
-        return self._batch_result(logs, return_dict)
+    def _output_names(self) -> list[str]:
+        if not self._outputs_known():
+            self._require_built("the model's outputs")
+        count = len(self._output_shapes_seen)
+        return ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
 
-    def _batch_result(self, logs: dict[str, float], return_dict: bool) -> Any:
-        if return_dict:
-            return logs
-        values = [logs[k] for k in self.metrics_names]
-        return values[0] if len(values) == 1 else values
+    def _output_shapes(self) -> list[Shape]:
+        return list(self._output_shapes_seen)
 
-    # -- inference -----------------------------------------------------------------
+    def _output_dtypes(self) -> list[Any]:
+        return [self.dtype] * len(self._output_shapes_seen)
 
-    def predict(
-        self,
-        x: Any,
-        batch_size: int | None = None,
-        verbose: Any = "auto",
-        steps: Any = None,
-        callbacks: Any = None,
-    ) -> np.ndarray:
-        """The model's outputs for ``x`` (inference mode: no dropout, moving BN statistics)."""
-        self._require_built("predict()")
-        batch_size = self._check_batch_size(batch_size)
-        x = self._prepare_x(x)
-        from tinygrad_mlp.callbacks import CallbackList
+    def _output_activation(self, index: int) -> Any:
+        return None  # a subclass' outputs are whatever its call returns
 
-        verbose = _verbosity(verbose)
-        cbs = CallbackList(
-            callbacks,
-            add_progbar=verbose != 0,
-            model=self,
-            steps=math.ceil(len(x) / batch_size),
-            verbose=verbose,
-        )
-        out = np.empty((len(x),) + tuple(self.output_shape[1:]), dtype=self._layers[-1].dtype)
-        cbs.on_predict_begin()
-        with no_grad():
-            for step, start in enumerate(range(0, len(x), batch_size)):
-                cbs.on_predict_batch_begin(step)
-                batch = self.call(_const(x[start : start + batch_size])).data
-                out[start : start + batch_size] = batch
-                cbs.on_predict_batch_end(step, {"outputs": batch})
-        cbs.on_predict_end()
-        return out
+    def _forward(self, inputs: list[Any], training: bool, fused: Any) -> list[Any]:
+        return flatten(self(inputs[0], training=training))
 
-    def predict_on_batch(self, x: Any) -> np.ndarray:
-        """The outputs for one batch."""
-        return self.predict(x, batch_size=max(len(np.asarray(x)), 1), verbose=0)
+    def _pack_outputs(self, outputs: list[np.ndarray]) -> Any:
+        return outputs[0] if len(outputs) == 1 else outputs
 
-    def predict_proba(self, x: Any, batch_size: int | None = None, verbose: Any = 0) -> np.ndarray:
-        """The old Keras alias of ``predict`` for probabilistic outputs."""
-        return self.predict(x, batch_size=batch_size, verbose=verbose)
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if self._output_shapes_seen is None or _batchless(input_shape) != self._build_shape:
+            return super().compute_output_shape(input_shape)
+        shapes = self._output_shapes_seen
+        return shapes[0] if len(shapes) == 1 else list(shapes)
 
-    def predict_classes(
-        self, x: Any, batch_size: int | None = None, verbose: Any = 0
-    ) -> np.ndarray:
-        """Class indices, as the old Keras API: argmax over several outputs, else ``p > 0.5``.
-
-        Shapes: ``(n,)`` for several outputs, ``(n, 1)`` of int32 for one sigmoid output.
-        """
-        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
-        if proba.shape[-1] > 1:
-            return proba.argmax(axis=-1)
-        return (proba > 0.5).astype("int32")
-
-    # -- description ---------------------------------------------------------------
+    # -- description, config, saving -------------------------------------------------
 
     def summary(
         self,
@@ -898,79 +260,35 @@ class Sequential:
         expand_nested: bool = False,
         show_trainable: bool = False,
     ) -> None:
-        """Print Keras' table: layer name (type), output shape, parameter count, then totals.
+        """Print Keras 3's table: each layer (type), its output shape and parameters, links
+        between layers for a functional graph with branches, then the totals (and the
+        optimizer's variables once it has stepped)."""
+        from tinygrad_mlp.summary import print_summary
 
-        Box-drawing characters as Keras 3; plain ASCII (Keras 2's layout) when
-        the output stream cannot encode them.
-        """
-        self._require_built("summary()")
-        rows = [
-            (
-                f"{layer.name} ({type(layer).__name__})",
-                str(layer.output_shape),
-                f"{layer.count_params():,}",
-            )
-            for layer in self._layers
-        ]
-        trainable = sum(w.data.size for w in self.trainable_weights)
-        non_trainable = sum(w.data.size for w in self.non_trainable_weights)
-        itemsize = self._layers[0].dtype.itemsize if self._layers else 4
-        totals = [
-            f"Total params: {trainable + non_trainable:,} "
-            f"({_readable_size((trainable + non_trainable) * itemsize)})",
-            f"Trainable params: {trainable:,} ({_readable_size(trainable * itemsize)})",
-            f"Non-trainable params: {non_trainable:,} ({_readable_size(non_trainable * itemsize)})",
-        ]
-        if print_fn is None:
-            stream = sys.stdout
-            encoding = getattr(stream, "encoding", None) or "ascii"
-            try:
-                "┏━┃┡╇┩│├┼┤└┴┘─".encode(encoding)
-                boxes = True
-            except (UnicodeEncodeError, LookupError):
-                boxes = False
+        print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable)
 
-            def print_fn(line: str) -> None:
-                print(line, file=stream)
-        else:
-            boxes = True
-        header = ("Layer (type)", "Output Shape", "Param #")
-        if boxes:
-            lines = _box_table(self.name, header, rows, totals, line_length, positions)
-        else:
-            lines = _ascii_table(self.name, header, rows, totals, line_length, positions)
-        for line in lines:
-            print_fn(line)
+    def _summary_layers(self) -> tuple[list[Layer], bool]:
+        return self.layers, False
 
-    # -- config, saving ----------------------------------------------------------------
+    def _summary_nodes(self) -> list[Node]:
+        return []
 
     def get_config(self) -> dict[str, Any]:
-        """``{name, layers: [{class_name, config}...], build_input_shape}``, JSON-able."""
-        config: dict[str, Any] = {
-            "name": self.name,
-            "layers": [layers_module.serialize(layer) for layer in self._layers],
-        }
-        if self._input_shape is not None:
-            config["build_input_shape"] = list(self._input_shape)
-        return config
+        raise NotImplementedError(
+            f"The subclassed model {type(self).__name__!r} has no get_config(); define "
+            "get_config/from_config to save its architecture, or save only its weights"
+        )
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Sequential:
-        """Rebuild an (untrained) model with the same layers from ``get_config()``."""
-        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
-            raise ValueError("a Sequential config must be a dict with a 'layers' list")
-        model = cls(name=config.get("name"))
-        for layer_config in config["layers"]:
-            layer = layers_module.deserialize(layer_config, custom_objects)
-            model.add(layer)
-        shape = config.get("build_input_shape")
-        if shape is not None and not model.built and model._layers:
-            model.build(tuple(shape))
-        return model
-
-    def get_compile_config(self) -> dict[str, Any] | None:
-        """What ``compile`` was called with (None before compile)."""
-        return self._compile_config
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture (no weights) as JSON, for ``models.model_from_json``."""
+        return json.dumps(
+            {
+                "module": "tinygrad_mlp.models",
+                "class_name": type(self).__name__,
+                "config": self.get_config(),
+            },  # fmt: skip
+            **kwargs,
+        )
 
     def save(self, filepath: Any, overwrite: bool = True) -> None:
         """Save architecture, weights and optimizer state in one archive (see ``saving``)."""
@@ -991,174 +309,623 @@ class Sequential:
         load_weights(self, filepath)
 
     def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class Functional(Model):
+    """A model defined by its symbolic inputs and outputs (``Model(inputs, outputs)``)."""
+
+    def __init__(
+        self, inputs: Any, outputs: Any, name: str | None = None, trainable: bool = True,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        Model.__init__(self, name=name if name is not None else unique_name("functional"),
+                       trainable=trainable, **kwargs)  # fmt: skip
+        flat_in, flat_out = flatten(inputs), flatten(outputs)
+        for what, tensors in (("inputs", flat_in), ("outputs", flat_out)):
+            for t in tensors:
+                if not isinstance(t, KerasTensor):
+                    raise ValueError(
+                        f"All {what} of a functional Model must be symbolic tensors (from "
+                        f"Input() and from calling layers on them), received {type(t).__name__}"
+                    )
+        for t in flat_in:
+            if not isinstance(t._keras_history[0], InputLayer):
+                raise ValueError(
+                    f"The inputs of a functional Model must come from Input(); {t.name!r} is "
+                    f"the output of layer {t._keras_history[0].name!r}"
+                )
+        if not flat_out:
+            raise ValueError("a functional Model needs at least one output")
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self.inputs: list[KerasTensor] = flat_in
+        self.outputs: list[KerasTensor] = flat_out
+        self._nodes = _map_graph(flat_in, flat_out)
+        self._graph_layers: list[Layer] = []
+        for node in self._nodes:
+            if all(node.layer is not x for x in self._graph_layers):
+                self._graph_layers.append(node.layer)
+        self._input_names = (
+            sorted(inputs) if isinstance(inputs, dict)
+            else [t._keras_history[0].name for t in flat_in]
+        )  # fmt: skip
+        self._output_names_list = (
+            sorted(outputs) if isinstance(outputs, dict)
+            else [t._keras_history[0].name for t in flat_out]
+        )  # fmt: skip
+        consumed = {id(t) for node in self._nodes for t in node.input_tensors}
+        self._fusable = [id(t) not in consumed for t in flat_out]
+        self._output_nodes = [
+            t._keras_history[0]._inbound_nodes[t._keras_history[1]] for t in flat_out
+        ]
+        shapes = [t.shape for t in flat_in]
+        self._build_shape = shapes[0] if len(shapes) == 1 else shapes
+        self._output_shapes_seen = [t.shape for t in flat_out]
+        self.built = True
+
+    @property
+    def layers(self) -> list[Layer]:
+        """Every layer of the graph (the InputLayers first), each once."""
+        return list(self._graph_layers)
+
+    def _sublayers(self) -> list[Layer]:
+        return [layer for layer in self._graph_layers if not isinstance(layer, InputLayer)]
+
+    @property
+    def input(self) -> Any:
+        return self._inputs_struct
+
+    @property
+    def output(self) -> Any:
+        return self._outputs_struct
+
+    @property
+    def input_shape(self) -> Any:
+        return self._build_shape
+
+    @property
+    def output_shape(self) -> Any:
+        shapes = self._output_shapes_seen
+        return shapes[0] if len(shapes) == 1 else list(shapes)
+
+    def build(self, input_shape: Any = None) -> None:
+        return None  # a functional model is built by construction
+
+    # -- running the graph -------------------------------------------------------------
+
+    def _run_graph(self, values: list[Any], training: Any, fused: Any = ()) -> list[Any]:
+        known = {id(t): v for t, v in zip(self.inputs, values, strict=True)}
+        fused_nodes = {id(self._output_nodes[i]): i for i in fused}
+        for node in self._nodes:
+            layer = node.layer
+            if isinstance(layer, InputLayer):
+                continue
+            args = pack_like(node.arguments, [known[id(t)] for t in flatten(node.arguments)])
+            if id(node) in fused_nodes:  # the output before its activation (see trainer)
+                layer._check_input_shape(args.shape)
+                out = layer.call_linear(args)
+            else:
+                kwargs = node.kwargs
+                if "training" in kwargs or training is None:
+                    out = layer(args, **kwargs)
+                else:
+                    out = layer(args, training=training, **kwargs)
+            for t, v in zip(node.output_tensors, flatten(out), strict=True):
+                known[id(t)] = v
+        return [known[id(t)] for t in self.outputs]
+
+    def _flat_inputs(self, inputs: Any) -> list[Any]:
+        if isinstance(inputs, dict):
+            missing = [n for n in self._input_names if n not in inputs]
+            if missing:
+                raise ValueError(
+                    f"Model {self.name!r} takes inputs {self._input_names}; missing {missing}"
+                )
+            return [inputs[n] for n in self._input_names]
+        flat = flatten(inputs) if len(self.inputs) > 1 else [inputs]
+        if len(flat) != len(self.inputs):
+            raise ValueError(
+                f"Model {self.name!r} expects {len(self.inputs)} input(s) {self._input_names}, "
+                f"received {len(flat)}"
+            )
+        return flat
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        values = [
+            v if isinstance(v, layers_module.Value) else _const(np.asarray(v, self.dtype))
+            for v in self._flat_inputs(inputs)
+        ]
+        return pack_like(self._outputs_struct, self._run_graph(values, training))
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return self.output_shape
+
+    # -- what the trainer asks -----------------------------------------------------------
+
+    def _input_specs(self) -> tuple[list[str], list[Any], list[Any]]:
+        return (
+            list(self._input_names),
+            [t.shape for t in self.inputs],
+            [t.dtype for t in self.inputs],
+        )
+
+    def _output_names(self) -> list[str]:
+        return list(self._output_names_list)
+
+    def _output_dtypes(self) -> list[Any]:
+        return [t.dtype for t in self.outputs]
+
+    def _output_activation(self, index: int) -> Any:
+        node = self._output_nodes[index]
+        layer = node.layer
+        if (
+            isinstance(layer, Dense)
+            and layer.activity_regularizer is None
+            and self._fusable[index]
+            and sum(node is n for n in self._output_nodes) == 1
+        ):
+            return layer.activation
+        return None
+
+    def _forward(self, inputs: list[Any], training: bool, fused: Any) -> list[Any]:
+        return self._run_graph(inputs, training, fused)
+
+    def _pack_outputs(self, outputs: list[np.ndarray]) -> Any:
+        if isinstance(self._outputs_struct, dict):
+            return dict(zip(self._output_names_list, outputs, strict=True))
+        if isinstance(self._outputs_struct, (list, tuple)):
+            return list(outputs)
+        return outputs[0]
+
+    # -- summary ---------------------------------------------------------------------
+
+    def _summary_layers(self) -> tuple[list[Layer], bool]:
+        chain = (
+            len(self.inputs) == 1
+            and len(self.outputs) == 1
+            and all(len(node.input_tensors) <= 1 for node in self._nodes)
+            and len(self._graph_layers) == len(self._nodes)
+            and len({id(t) for n in self._nodes for t in n.input_tensors})
+            == sum(len(n.input_tensors) for n in self._nodes)
+        )
+        return self.layers, not chain
+
+    def _summary_nodes(self) -> list[Node]:
+        return list(self._nodes)
+
+    # -- config ------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras' functional layout: each layer with its ``inbound_nodes``, then the names of
+        the input and output tensors as ``[layer name, node index, tensor index]``."""
+        own = {id(n) for n in self._nodes}
+
+        def node_index(layer: Layer, index: int) -> int:
+            # a node's index among the layer's nodes that belong to this model
+            kept = [n for n in layer._inbound_nodes if id(n) in own]
+            return next(i for i, n in enumerate(kept) if n is layer._inbound_nodes[index])
+
+        def ref(t: KerasTensor) -> list[Any]:
+            layer, index, tensor_index = t._keras_history
+            return [layer.name, node_index(layer, index), tensor_index]
+
+        def arg(x: Any) -> Any:
+            if isinstance(x, KerasTensor):
+                return {"class_name": "__keras_tensor__",
+                        "config": {"shape": list(x.shape), "dtype": str(x.dtype),
+                                   "keras_history": ref(x)}}  # fmt: skip
+            if isinstance(x, (list, tuple)):
+                return [arg(v) for v in x]
+            if isinstance(x, dict):
+                return {k: arg(v) for k, v in x.items()}
+            return x
+
+        layer_configs = []
+        for layer in self._graph_layers:
+            entry = layers_module.serialize(layer)
+            entry["name"] = layer.name
+            entry["inbound_nodes"] = [
+                {"args": [arg(n.arguments)], "kwargs": dict(n.kwargs)}
+                for n in layer._inbound_nodes
+                if id(n) in own and not isinstance(layer, InputLayer)
+            ]
+            layer_configs.append(entry)
+
+        def refs(struct: Any) -> Any:
+            if isinstance(struct, dict):
+                return {k: ref(struct[k]) for k in sorted(struct)}
+            if isinstance(struct, (list, tuple)):
+                return [ref(t) for t in struct]
+            return ref(struct)
+
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": layer_configs,
+            "input_layers": refs(self._inputs_struct),
+            "output_layers": refs(self._outputs_struct),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Functional:
+        """Rebuild the graph (fresh weights) from ``get_config()``: each layer is made from its
+        config, then its recorded calls are replayed once their inputs exist."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError("a functional model config must be a dict with a 'layers' list")
+        made: dict[str, Layer] = {}
+        for entry in config["layers"]:
+            if not isinstance(entry, dict):
+                raise ValueError(f"a layer entry must be a dict, received {entry!r:.100}")
+            layer = _deserialize_layer(entry, custom_objects)
+            name = entry.get("name", layer.name)
+            if name in made:
+                raise ValueError(f"two layers are named {name!r} in the model config")
+            made[name] = layer
+        return _replay(config, made, lambda layer: layer)
+
+    def _rebuild(self, make: Callable[[Layer], Layer]) -> Functional:
+        """The same graph over new layers ``make(layer)`` (for clone_model)."""
+        config = self.get_config()
+        made = {layer.name: (
+            InputLayer(batch_input_shape=layer._batch_input_shape, name=layer.name,
+                       dtype=layer.dtype)
+            if isinstance(layer, InputLayer) else make(layer)
+        ) for layer in self._graph_layers}  # fmt: skip
+        return _replay(config, made, lambda layer: layer)
+
+
+def _deserialize_layer(entry: dict[str, Any], custom_objects: dict | None) -> Layer:
+    cls = entry.get("class_name")
+    if cls in ("Sequential", "Functional", "Model"):
+        return model_from_config(entry, custom_objects)
+    return layers_module.deserialize(entry, custom_objects)
+
+
+def _replay(config: dict[str, Any], made: dict[str, Layer], _: Any) -> Functional:
+    tensors: dict[tuple[str, int, int], KerasTensor] = {}
+    for name, layer in made.items():
+        if isinstance(layer, InputLayer):
+            tensors[(name, 0, 0)] = layer.output
+    pending = []
+    for entry in config["layers"]:
+        for k, node in enumerate(entry.get("inbound_nodes") or []):
+            pending.append((entry.get("name"), k, node))
+
+    def resolve(x: Any) -> Any:
+        if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
+            history = x.get("config", {}).get("keras_history")
+            key = tuple(history) if isinstance(history, list) and len(history) == 3 else None
+            if key not in tensors:
+                raise KeyError(key)
+            return tensors[key]
+        if isinstance(x, list):
+            return [resolve(v) for v in x]
+        if isinstance(x, dict):
+            return {k: resolve(v) for k, v in x.items()}
+        return x
+
+    limit = len(pending) + 1
+    while pending and limit:
+        limit -= 1
+        remaining = []
+        for name, k, node in pending:
+            try:
+                args = resolve(node.get("args", []))
+            except KeyError:
+                remaining.append((name, k, node))
+                continue
+            if name not in made:
+                raise ValueError(f"inbound node of unknown layer {name!r}")
+            if not isinstance(args, list) or len(args) != 1:
+                raise ValueError(f"layer {name!r}: a node's args must hold one input structure")
+            kwargs = node.get("kwargs") or {}
+            if set(kwargs) - {"training"}:
+                raise ValueError(f"layer {name!r}: unsupported call arguments {sorted(kwargs)}")
+            out = made[name](args[0], **kwargs)
+            for i, t in enumerate(flatten(out)):
+                tensors[(name, k, i)] = t
+        if len(remaining) == len(pending):
+            raise ValueError(
+                "the model config's graph cannot be rebuilt: a node's input is never produced "
+                f"(first unresolved: layer {remaining[0][0]!r})"
+            )
+        pending = remaining
+
+    def refs(struct: Any) -> Any:
+        if isinstance(struct, dict):
+            return {k: refs(v) for k, v in struct.items()}
+        if isinstance(struct, list) and len(struct) == 3 and isinstance(struct[0], str):
+            key = tuple(struct)
+            if key not in tensors:
+                raise ValueError(f"the model config names an unknown tensor {struct!r}")
+            return tensors[key]
+        if isinstance(struct, list):
+            return [refs(v) for v in struct]
+        raise ValueError(f"invalid input_layers/output_layers entry {struct!r:.100}")
+
+    inputs = refs(config.get("input_layers"))
+    outputs = refs(config.get("output_layers"))
+    return Functional(inputs, outputs, name=config.get("name"),
+                      trainable=config.get("trainable", True))  # fmt: skip
+
+
+def _map_graph(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
+    """The nodes between ``inputs`` and ``outputs`` in an order where each follows the nodes
+    it takes from (the InputLayers' nodes first, in ``inputs`` order)."""
+    input_ids = {id(t) for t in inputs}
+    order: list[Node] = [t._keras_history[0]._inbound_nodes[0] for t in inputs]
+    seen = {id(n) for n in order}
+    visiting: set[int] = set()
+
+    def visit(tensor: KerasTensor) -> None:
+        if id(tensor) in input_ids:
+            return
+        history = tensor._keras_history
+        if history is None:
+            raise ValueError(f"the tensor {tensor.name!r} does not come from a layer")
+        layer, index, _ = history
+        node = layer._inbound_nodes[index]
+        if id(node) in seen:
+            return
+        if isinstance(layer, InputLayer):
+            raise ValueError(
+                f"Graph disconnected: cannot obtain value for tensor {tensor.name!r} (the input "
+                f"{layer.name!r}), which is not among the model's inputs "
+                f"{[t.name for t in inputs]}"
+            )
+        if id(node) in visiting:
+            raise ValueError("the graph has a cycle")
+        visiting.add(id(node))
+        for t in node.input_tensors:
+            visit(t)
+        visiting.discard(id(node))
+        seen.add(id(node))
+        order.append(node)
+
+    for t in outputs:
+        visit(t)
+    return order
+
+
+class Sequential(Model):
+    """A linear stack of layers, trained with ``compile`` + ``fit`` as in Keras.
+
+    ``Sequential([Dense(8, input_dim=2, activation="tanh"), Dense(1, activation="sigmoid")])``
+    maps inputs ``(batch, 2)`` to outputs ``(batch, 1)``. Once its input shape is
+    known it is also a graph: ``model.inputs``, ``model.outputs`` and every
+    layer's ``input``/``output`` are symbolic tensors for functional models.
+    """
+
+    def __init__(
+        self, layers: Sequence[Layer] | None = None, trainable: bool = True,
+        name: str | None = None,
+    ) -> None:  # fmt: skip
+        Model.__init__(self, name=name if name is not None else unique_name("sequential"),
+                       trainable=trainable)  # fmt: skip
+        self._layers: list[Layer] = []
+        self._input_layer: InputLayer | None = None
+        self._tensors: list[KerasTensor] = []  # the graph: the input, then each layer's output
+        self._input_shape: Shape | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- structure -------------------------------------------------------------------
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def _sublayers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def add(self, layer: Layer | KerasTensor) -> None:
+        """Append a layer; once the input shape is known every new layer is built at once."""
+        if isinstance(layer, KerasTensor):
+            layer = layer._keras_history[0]
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                "The added layer must be an instance of class Layer, received "
+                f"{layer!r} of type {type(layer).__name__}"
+            )
+        if isinstance(layer, InputLayer):
+            if self._layers:
+                raise ValueError("an InputLayer/Input can only be the first entry of a Sequential")
+            self._input_layer = layer
+            self._input_shape = tuple(layer.input_shape)
+            self.built = False
+            return
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(
+                f"All layers added to a Sequential model should have unique names. "
+                f"Name {layer.name!r} is already the name of a layer in this model."
+            )
+        if not self._layers and self._input_shape is None:
+            if layer._batch_input_shape is not None:
+                self._input_shape = tuple(layer._batch_input_shape)
+        self._layers.append(layer)
+        if self._input_shape is not None:
+            try:
+                if self.built and self._tensors:
+                    self._tensors.append(layer(self._tensors[-1]))
+                else:
+                    self.build(self._input_shape)
+            except Exception:
+                self._layers.pop()  # a layer that does not fit leaves the model as it was
+                raise
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self._layers.pop()
+        if len(self._tensors) > len(self._layers) + 1:
+            self._tensors.pop()
+        if not self._layers:
+            self.built = False
+        return layer
+
+    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
+        """Build every layer for inputs of ``input_shape`` (batch dimension first)."""
+        if input_shape is None:
+            input_shape = self._input_shape
+        if input_shape is None:
+            raise ValueError(
+                "You must provide an input_shape argument to build() (e.g. model.build((None, 10)))"
+            )
+        shape = (None,) + tuple(input_shape)[1:]
+        if len(shape) < 2:
+            raise ValueError(f"input_shape must be (batch, features), received {input_shape!r}")
+        if self.built and self._input_shape is not None and self._input_shape[1:] != shape[1:]:
+            raise ValueError(
+                f"Model {self.name!r} was built for inputs of shape {self._input_shape}, "
+                f"received input_shape {tuple(input_shape)}"
+            )
+        if self._input_layer is None or tuple(self._input_layer.input_shape[1:]) != shape[1:]:
+            self._input_layer = InputLayer(
+                batch_input_shape=shape,
+                dtype=self._layers[0].dtype if self._layers else "float32",
+                name=unique_name("input_layer"),
+            )
+        tensors = [self._input_layer.output]
+        for layer in self._layers:
+            tensors.append(layer(tensors[-1]))
+        self._tensors = tensors
+        self._input_shape = shape
+        self._build_shape = shape
+        self.built = bool(self._layers)
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        self._require_built("inputs")
+        return [self._tensors[0]]
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        self._require_built("outputs")
+        return [self._tensors[-1]]
+
+    @property
+    def input(self) -> KerasTensor:
+        return self.inputs[0]
+
+    @property
+    def output(self) -> KerasTensor:
+        return self.outputs[0]
+
+    @property
+    def input_shape(self) -> Shape:
+        self._require_built("input_shape")
+        return self._input_shape
+
+    @property
+    def output_shape(self) -> Shape:
+        self._require_built("output_shape")
+        return self._tensors[-1].shape
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    # -- the forward pass --------------------------------------------------------------
+
+    def call(self, inputs: Any, training: bool | None = False) -> Any:
+        """Run the layers on ``inputs`` (a Value or an array); returns a Value."""
+        x = inputs if not isinstance(inputs, np.ndarray) else _const(inputs)
+        for layer in self._layers:
+            x = layer(x, training=training)
+        return x
+
+    def __call__(self, inputs: Any, *args: Any, training: bool | None = None, **kwargs: Any) -> Any:
+        if type(inputs) is KerasTensor or args or kwargs:
+            return Layer.__call__(self, inputs, *args, training=training, **kwargs)
+        if not self.built:
+            return Layer.__call__(self, inputs, training=training)
+        if training is None:  # inside a subclassed model's call: follow its training flag
+            training = getattr(layers_module._CALL_CONTEXT, "training", None)
+        return self.call(inputs, training=bool(training))
+
+    def _forward(self, inputs: list[Any], training: bool, fused: Any) -> list[Any]:
+        x = inputs[0]
+        if fused:
+            last = self._layers[-1]
+            for layer in self._layers[:-1]:
+                x = layer(x, training=training)
+            last._check_input_shape(x.shape)
+            return [last.call_linear(x)]
+        for layer in self._layers:
+            x = layer(x, training=training)
+        return [x]
+
+    # -- what the trainer asks ---------------------------------------------------------
+
+    def _build_from_data(self, xs: list[np.ndarray]) -> None:
+        if not self._layers:
+            raise ValueError("the model has no layers: add layers before using it")
+        self.build((None,) + xs[0].shape[1:])
+
+    def _input_specs(self) -> tuple[list[str], list[Any], list[Any]]:
+        if not self._layers:
+            raise ValueError("the model has no layers: add layers before using it")
+        name = self._input_layer.name if self._input_layer is not None else "input_layer"
+        shape = self._input_shape if self.built else None
+        return [name], [shape], [self._layers[0].dtype]
+
+    def _outputs_known(self) -> bool:
+        return self.built
+
+    def _output_names(self) -> list[str]:
+        self._require_built("the model's outputs")
+        return [self._layers[-1].name]
+
+    def _output_shapes(self) -> list[Shape]:
+        return [self.output_shape]
+
+    def _output_dtypes(self) -> list[Any]:
+        return [self._layers[-1].dtype]
+
+    def _output_activation(self, index: int) -> Any:
+        last = self._layers[-1] if self._layers else None
+        if isinstance(last, Dense) and last.activity_regularizer is None:
+            return last.activation
+        return None
+
+    def _pack_outputs(self, outputs: list[np.ndarray]) -> Any:
+        return outputs[0]
+
+    # -- config ------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """``{name, layers: [{class_name, config}...], build_input_shape}``, JSON-able."""
+        config: dict[str, Any] = {
+            "name": self.name,
+            "layers": [layers_module.serialize(layer) for layer in self._layers],
+        }
+        if self._input_shape is not None:
+            config["build_input_shape"] = list(self._input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: dict | None = None) -> Sequential:
+        """Rebuild an (untrained) model with the same layers from ``get_config()``."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError("a Sequential config must be a dict with a 'layers' list")
+        model = cls(name=config.get("name"))
+        for layer_config in config["layers"]:
+            model.add(_deserialize_layer(layer_config, custom_objects))
+        shape = config.get("build_input_shape")
+        if shape is not None and not model.built and model._layers:
+            model.build(tuple(shape))
+        return model
+
+    def __repr__(self) -> str:
         return f"<Sequential name={self.name!r}, layers={[layer.name for layer in self._layers]}>"
 
 
-def _check_count(what: str, value: Any, minimum: int) -> int:
-    """An integer argument of fit: a clear ValueError before anything changes."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, received {value!r}")
-    return int(value)
-
-
-class _Totals:
-    """Running sums over an epoch: the loss weighted by batch size, metrics per sample."""
-
-    __slots__ = ("table", "count", "loss_sum", "sums", "weights", "stateful")
-
-    def __init__(self, table: list[tuple[str, Callable, bool]]) -> None:
-        from tinygrad_mlp.metrics import Metric
-
-        self.table = table
-        self.count = 0
-        self.loss_sum = 0.0
-        self.sums = [0.0] * len(table)
-        self.weights = [0.0] * len(table)
-        self.stateful = [isinstance(fn, Metric) for _, fn, _ in table]
-        for (_, fn, _), stateful in zip(table, self.stateful, strict=True):
-            if stateful:  # an epoch (or an evaluation) starts from nothing, as in Keras
-                fn.reset_state()
-
-    def add(
-        self, loss: float, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None
-    ) -> None:
-        n = len(y_pred)
-        self.count += n
-        self.loss_sum += loss * n
-        for i, (_, fn, weighted) in enumerate(self.table):
-            if self.stateful[i]:  # Precision, AUC, ...: counts over the epoch, not a mean
-                fn.update_state(y_true, y_pred, sample_weight if weighted else None)
-                continue
-            values = np.asarray(_raw(fn(y_true, y_pred)), dtype=np.float64)
-            if values.size == 1 and n != 1:  # a callable that already averaged the batch
-                values = np.full(n, float(values.reshape(())))
-            else:
-                values = values.reshape(n, -1).mean(axis=1)
-            if weighted and sample_weight is not None:
-                self.sums[i] += float(values @ sample_weight)
-                self.weights[i] += float(sample_weight.sum())
-            else:
-                self.sums[i] += float(values.sum())
-                self.weights[i] += n
-
-    def logs(self) -> dict[str, float]:
-        logs = {"loss": self.loss_sum / max(self.count, 1)}
-        for i, ((name, fn, _), s, w) in enumerate(
-            zip(self.table, self.sums, self.weights, strict=True)
-        ):
-            if self.stateful[i]:
-                value = fn.result()
-                logs[name] = float(value) if np.ndim(value) == 0 else np.asarray(value).tolist()
-            else:
-                logs[name] = s / w if w else 0.0
-        return dict(sorted(logs.items()))  # Keras 3 shows and keeps logs sorted by name
-
-
-# ----------------------------------------------------------------------------
-# summary tables
-
-
-def _readable_size(nbytes: float) -> str:
-    """Bytes in Keras' units: ``1.19 KB`` for 1216 bytes (powers of 1024)."""
-    units = ["B", "KB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while nbytes >= 1024 and i < len(units) - 1:
-        nbytes /= 1024
-        i += 1
-    return f"{nbytes:.2f} {units[i]}"
-
-
-def _column_widths(
-    line_length: int | None,
-    positions: Sequence[float] | None,
-    default: tuple[int, ...],
-    total_default: int,
-    borders: int,
-) -> list[int]:
-    if line_length is None and positions is None:
-        return list(default)
-    line_length = line_length or total_default
-    inner = max(line_length - borders, 3 * 4)
-    if positions is None:
-        positions = [sum(default[: i + 1]) / sum(default) for i in range(len(default))]
-    if positions[-1] <= 1:
-        positions = [int(p * inner) for p in positions]
-    widths, prev = [], 0
-    for p in positions:
-        widths.append(max(int(p) - prev, 4))
-        prev = int(p)
-    return widths
-
-
-def _fitted(default: tuple[int, ...], rows: list[tuple[str, ...]], pad: int) -> tuple[int, ...]:
-    """Default column widths, widened so that no row is cut when no line_length is given."""
-    return tuple(max([w] + [len(row[i]) + pad for row in rows]) for i, w in enumerate(default))
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
-def _box_table(
-    name: str,
-    header: tuple[str, ...],
-    rows: list[tuple[str, ...]],
-    totals: list[str],
-    line_length: int | None,
-    positions: Sequence[float] | None,
-) -> list[str]:
-    widths = _column_widths(line_length, positions, _fitted((33, 24, 15), rows, 2), 76, 4)
-    inner = [w - 2 for w in widths]
-
-    def rule(left: str, fill: str, mid: str, right: str) -> str:
-        return left + mid.join(fill * w for w in widths) + right
-
-    def row(cells: tuple[str, ...], bar: str) -> str:
-        parts = []
-        for i, (cell, w) in enumerate(zip(cells, inner, strict=True)):
-            cell = _fit(cell, w)
-            parts.append(" " + (cell.rjust(w) if i == len(cells) - 1 else cell.ljust(w)) + " ")
-        return bar + bar.join(parts) + bar
-
-    lines = [
-        f'Model: "{name}"',
-        rule("┏", "━", "┳", "┓"),
-        row(header, "┃"),
-        rule("┡", "━", "╇", "┩"),
-    ]
-    for i, r in enumerate(rows):
-        if i:
-            lines.append(rule("├", "─", "┼", "┤"))
-        lines.append(row(r, "│"))
-    lines.append(rule("└", "─", "┴", "┘"))
-    lines.extend(" " + t for t in totals)
-    return lines
-
-
-def _ascii_table(
-    name: str,
-    header: tuple[str, ...],
-    rows: list[tuple[str, ...]],
-    totals: list[str],
-    line_length: int | None,
-    positions: Sequence[float] | None,
-) -> list[str]:
-    widths = _column_widths(line_length, positions, _fitted((29, 26, 10), rows, 3), 65, 0)
-    total = sum(widths)
-
-    def row(cells: tuple[str, ...]) -> str:
-        out = ""
-        for cell, w in zip(cells, widths, strict=True):
-            out += (" " + _fit(cell, w - 2).replace("…", "~")).ljust(w)
-        return out
-
-    lines = [f'Model: "{name}"', "_" * total, row(header), "=" * total]
-    for i, r in enumerate(rows):
-        if i:
-            lines.append("")
-        lines.append(row(r))
-    lines += ["=" * total, *totals, "_" * total]
-    return lines
+# a model is a layer: model configs nest inside layer lists
+layers_module._LAYERS.update(Sequential=Sequential, Functional=Functional)
 
 
 # ----------------------------------------------------------------------------

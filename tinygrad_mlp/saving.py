@@ -558,7 +558,7 @@ def _build_model(archive: _Archive, where: str) -> Any:
             "and call model.load_weights(path) instead"
         )
     cls_name = model_config.get("class_name")
-    known_models = {"Sequential": models.Sequential}
+    known_models = {"Sequential": models.Sequential, "Functional": models.Functional}
     if cls_name not in known_models:
         raise ValueError(
             f"{where}: unknown model class {cls_name!r}; known model classes: "

@@ -34,7 +34,7 @@ _WHERE = {
     "plot_gradient_norms": "plotting",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = sorted([*_WHERE, "PyDataset", "Sequence"])
 
 
 def __getattr__(name: str) -> Any:
@@ -48,3 +48,40 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
+
+
+class PyDataset:
+    """Keras' ``utils.PyDataset``: subclass it with ``__len__`` (the number of batches) and
+    ``__getitem__(index)`` returning batch ``index`` as ``(x, y)`` or ``(x, y, sample_weight)``.
+
+    ``fit`` asks for every batch once per epoch and calls ``on_epoch_end()`` after
+    it (shuffle the samples there). ``workers``, ``use_multiprocessing`` and
+    ``max_queue_size`` are accepted as in Keras; batches are produced in the
+    training thread, in order.
+    """
+
+    def __init__(
+        self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10
+    ) -> None:
+        self.workers = workers
+        self.use_multiprocessing = use_multiprocessing
+        self.max_queue_size = max_queue_size
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index)")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__()")
+
+    @property
+    def num_batches(self) -> int:
+        return len(self)
+
+    def on_epoch_begin(self) -> None:
+        """Called before each epoch."""
+
+    def on_epoch_end(self) -> None:
+        """Called after each epoch."""
+
+
+Sequence = PyDataset  # Keras 2's name
