@@ -22,6 +22,7 @@ __all__ = [
     "Context",
     "draw_graph",  # noqa: F405 - loaded on first use by __getattr__
     "Sequential",  # noqa: F405
+    "Model",  # noqa: F405
     "Input",  # noqa: F405
     "concatenate",
     "detect_anomaly",
@@ -42,11 +43,16 @@ _SUBMODULES = frozenset(
     {
         "activations", "backend", "backprop", "callbacks", "constraints", "course", "datasets",
         "explain", "initializers", "layers", "losses", "metrics", "models", "nn", "optimizers",
-        "pages", "plotting", "preprocessing", "regularizers", "saving", "testing", "utils",
-        "visualization",
+        "pages", "plotting", "preprocessing", "regularizers", "saving", "summary", "symbolic",
+        "testing", "trainer", "data_adapters", "utils", "visualization",
     }
 )  # fmt: skip
-_LAZY = {"draw_graph": "visualization", "Sequential": "models", "Input": "layers"}
+_LAZY = {
+    "draw_graph": "visualization",
+    "Sequential": "models",
+    "Model": "models",
+    "Input": "layers",
+}
 
 
 def __getattr__(name: str) -> object:
