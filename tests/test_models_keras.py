@@ -33,6 +33,12 @@ def assert_history_close(ours, theirs, rtol=1e-4):
                                    err_msg=key)  # fmt: skip
 
 
+def assert_predictions_close(ours, theirs, x):
+    np.testing.assert_allclose(
+        ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
+
+
 def summary_lines(model):
     lines = []
     model.summary(print_fn=lambda text, *a, **k: lines.extend(str(text).split("\n")))
@@ -156,8 +162,7 @@ def test_layer_outputs_give_a_feature_extractor_that_shares_weights():
     ours, theirs = twins(two_input)
     features = tm.Model(ours.inputs, ours.get_layer("hidden").output)
     features_k = keras.Model(theirs.inputs, theirs.get_layer("hidden").output)
-    np.testing.assert_allclose(features.predict([X1, X2], verbose=0),
-                               features_k.predict([X1, X2], verbose=0), rtol=1e-5, atol=1e-6)  # fmt: skip
+    assert_predictions_close(features, features_k, [X1, X2])
     ours.fit([X1, X2], [Y1, Y2], epochs=1, verbose=0)  # training the model moves the extractor
     assert features.get_layer("hidden").kernel is ours.get_layer("hidden").kernel
     assert features.count_params() == 3 * 8 + 2 * 8 + 8
@@ -173,8 +178,7 @@ def test_a_model_is_a_layer_of_another():
 
     outer, outer_k = wrap(tm, ours), wrap(keras, theirs)
     outer.set_weights(outer_k.get_weights())
-    np.testing.assert_allclose(outer.predict([X1, X2], verbose=0),
-                               outer_k.predict([X1, X2], verbose=0), rtol=1e-5, atol=1e-6)  # fmt: skip
+    assert_predictions_close(outer, outer_k, [X1, X2])
     assert len(outer.weights) == len(outer_k.weights)
 
 
@@ -217,8 +221,7 @@ def test_merge_layers_equal_keras(merge):
     ours, theirs = twins(merged, merge)
     b = RNG.standard_normal((32, 3)).astype("float32")
     y = RNG.standard_normal((32, 1)).astype("float32")
-    np.testing.assert_allclose(ours.predict([X1, b], verbose=0),
-                               theirs.predict([X1, b], verbose=0), rtol=1e-5, atol=1e-6)  # fmt: skip
+    assert_predictions_close(ours, theirs, [X1, b])
     h_theirs = theirs.fit([X1, b], y, epochs=2, batch_size=16, shuffle=False, verbose=0)
     h_ours = ours.fit([X1, b], y, epochs=2, batch_size=16, shuffle=False, verbose=0)
     assert_history_close(h_ours, h_theirs)

@@ -188,9 +188,7 @@ class StreamAdapter:
     def epoch(self) -> Iterator[Batch]:
         taken = 0
         while self.steps is None or taken < self.steps:
-            if self.exhausted and not self.reiterable:
-                break
-            batch = self._next()
+            batch = None if (self.exhausted and not self.reiterable) else self._next()
             if batch is None:
                 if not self.reiterable:
                     self.exhausted = True

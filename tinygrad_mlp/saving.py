@@ -131,16 +131,34 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
         return None
     from tinygrad_mlp import losses, optimizers
 
-    loss = getattr(model, "loss", None)
     raw = getattr(model, "_compile_config", None) or {}
+    loss = raw.get("loss", getattr(model, "loss", None))
     loss_weights = raw.get("loss_weights")
+
+    def one_loss(fn: Any) -> Any:
+        return None if fn is None else losses.serialize(losses.get(fn))
+
+    def names(given: Any) -> Any:  # metrics as names, in compile()'s structure (per output)
+        if given is None:
+            return []
+        if isinstance(given, dict):
+            return {k: names(v) for k, v in given.items()}
+        if isinstance(given, list | tuple):
+            return [names(m) if isinstance(m, list | tuple | dict) else _metric_name(m)
+                    for m in given]  # fmt: skip
+        return [_metric_name(given)]
+
+    if isinstance(loss, dict):
+        loss_config: Any = {k: one_loss(v) for k, v in loss.items()}
+    elif isinstance(loss, list | tuple):
+        loss_config = [one_loss(v) for v in loss]
+    else:
+        loss_config = one_loss(loss)
     return {
         "optimizer": optimizers.serialize(optimizer),
-        "loss": None if loss is None else losses.serialize(losses.get(loss)),
-        "metrics": [_metric_name(m) for m in (getattr(model, "compiled_metrics", None) or [])],
-        "weighted_metrics": [
-            _metric_name(m) for m in (getattr(model, "compiled_weighted_metrics", None) or [])
-        ],
+        "loss": loss_config,
+        "metrics": names(raw.get("metrics")),
+        "weighted_metrics": names(raw.get("weighted_metrics")),
         "loss_weights": (
             list(loss_weights) if isinstance(loss_weights, list | tuple) else loss_weights
         ),
@@ -637,24 +655,44 @@ def _compile_from_config(compile_config: Any, where: str) -> dict[str, Any]:
         raise ValueError(
             f"{where}: unknown or invalid optimizer in config.json: {e}{_RECOMPILE}"
         ) from e
+
+    def one_loss(cfg: Any) -> Any:
+        return None if cfg is None else losses.deserialize(cfg)
+
     try:
         loss_cfg = compile_config.get("loss")
-        loss = None if loss_cfg is None else losses.deserialize(loss_cfg)
+        if isinstance(loss_cfg, list):  # one loss per output
+            loss: Any = [one_loss(c) for c in loss_cfg]
+        elif isinstance(loss_cfg, dict) and "class_name" not in loss_cfg:
+            loss = {k: one_loss(c) for k, c in loss_cfg.items()}
+        else:
+            loss = one_loss(loss_cfg)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise ValueError(f"{where}: unknown or invalid loss in config.json: {e}{_RECOMPILE}") from e
-    names: dict[str, list[str]] = {}
+
+    def leaves(given: Any) -> list[Any]:
+        if isinstance(given, dict):
+            return [leaf for v in given.values() for leaf in leaves(v)]
+        if isinstance(given, list):
+            return [leaf for v in given for leaf in leaves(v)]
+        return [given]
+
+    names: dict[str, Any] = {}
     for key in ("metrics", "weighted_metrics"):
         given = compile_config.get(key) or []
-        if not isinstance(given, list) or not all(isinstance(m, str) for m in given):
+        if not isinstance(given, list | dict) or not all(isinstance(m, str) for m in leaves(given)):
             raise ValueError(f"{where}: config.json compile {key!r} must be a list of names")
         try:
-            for m in given:
-                metrics.get(m, loss=loss)
+            for m in leaves(given):
+                metrics.get(m, loss=loss if not isinstance(loss, list | dict) else None)
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{where}: unknown metric in config.json: {e}{_RECOMPILE}") from e
         names[key] = given
     loss_weights = compile_config.get("loss_weights")
-    numbers = loss_weights if isinstance(loss_weights, list) else [loss_weights]
+    numbers = (
+        loss_weights if isinstance(loss_weights, list)
+        else list(loss_weights.values()) if isinstance(loss_weights, dict) else [loss_weights]
+    )  # fmt: skip
     if loss_weights is not None and not all(isinstance(w, int | float) for w in numbers):
         raise ValueError(
             f"{where}: config.json compile 'loss_weights' must be a number or a list of "

@@ -677,6 +677,9 @@ def plot_model(
             in_shape = out_shape
         return prev, in_shape
 
+    if getattr(model, "_nodes", None) is not None:  # a functional graph: one box per layer
+        _add_graph_nodes(dot, model, options)
+        return _finish(dot, to_file, dpi=dpi)
     in_shape = _layer_input_shape(layers[0]) if layers else None
     prev = None
     if in_shape is not None:
@@ -696,6 +699,37 @@ def plot_model(
         )
     add_sequence(dot, list(layers), in_shape, prev)
     return _finish(dot, to_file, dpi=dpi)
+
+
+def _add_graph_nodes(dot: Any, model: Any, options: dict[str, Any]) -> None:
+    """A functional model's layers as boxes, with an arrow per tensor from layer to layer."""
+    from tinygrad_mlp.symbolic import flatten
+
+    ids: dict[int, str] = {}
+    for node in model._nodes:
+        layer = node.layer
+        if id(layer) in ids:  # a shared layer is one box with several arrows
+            continue
+        ids[id(layer)] = f"layer{len(ids)}"
+        ins = [t.shape for t in node.input_tensors] or [t.shape for t in node.output_tensors]
+        outs = [t.shape for t in flatten(node.outputs)]
+        trainable = getattr(layer, "trainable", None)
+        dot.node(
+            ids[id(layer)],
+            _layer_table(
+                str(layer.name),
+                type(layer).__name__,
+                ins[0] if len(ins) == 1 else ins,
+                outs[0] if len(outs) == 1 else outs,
+                activation=_activation_name(layer),
+                dtype=_dtype_name(layer),
+                trainable=None if trainable is None else bool(trainable),
+                **options,
+            ),
+        )
+    for node in model._nodes:
+        for tensor in node.input_tensors:
+            dot.edge(ids[id(tensor._keras_history[0])], ids[id(node.layer)])
 
 
 # ----------------------------------------------------------------------------
