@@ -17,7 +17,10 @@ both revisions here share.)
 Workloads: scalar ``a + b``, ``a * b``, ``a + 1.0``, ``tanh``, ``relu`` (recording
 included); micrograd's README MLP training step (``engine.py`` (a)); building
 and differentiating a 20,000-node scalar chain; small (32x16) float32 tensor
-``add``, ``@``, ``relu`` and a Dense layer's forward + backward.
+``add``, ``@``, ``relu`` and a Dense layer's forward + backward; one epoch of
+``fit`` on the course's circle MLP (2-16-16-1, SGD, batch 32, 8 steps) as a
+``Sequential`` and as a functional ``Model`` (against the old Sequential when
+the old revision has no functional API).
 """
 
 from __future__ import annotations
@@ -69,7 +72,36 @@ def _files_at(rev: str | None) -> dict[str, bytes]:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
-def _workloads(value_cls: type) -> dict[str, Callable[[], object]]:
+def _circle_fit(pkg: str, functional: bool) -> Callable[[], None]:
+    """One epoch of the course's circle MLP 2-16-16-1 (SGD, batch 32, 256 samples)."""
+    layers = importlib.import_module(f"{pkg}.layers")
+    models = importlib.import_module(f"{pkg}.models")
+    optimizers = importlib.import_module(f"{pkg}.optimizers")
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (256, 2)).astype(np.float32)
+    y = ((x**2).sum(axis=1, keepdims=True) < 0.5).astype(np.float32)
+    if functional and hasattr(models, "Model"):
+        inp = layers.Input((2,))
+        h = layers.Dense(16, activation="tanh")(inp)
+        h = layers.Dense(16, activation="tanh")(h)
+        model = models.Model(inp, layers.Dense(1, activation="sigmoid")(h))
+    else:
+        model = models.Sequential([layers.Dense(16, input_dim=2, activation="tanh"),
+                                   layers.Dense(16, activation="tanh"),
+                                   layers.Dense(1, activation="sigmoid")])  # fmt: skip
+    model.compile(optimizer=optimizers.SGD(0.1), loss="binary_crossentropy",
+                  metrics=["accuracy"])  # fmt: skip
+    start = [np.asarray(rng.standard_normal(w.data.shape) * 0.3, np.float32) for w in model.weights]
+    model.set_weights(start)
+
+    def run() -> None:
+        model.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+
+    run.calls = 1  # type: ignore[attr-defined]
+    return run
+
+
+def _workloads(value_cls: type, pkg: str) -> dict[str, Callable[[], object]]:
     """name -> a zero-argument call to time, built on one engine's Value."""
     a, b = value_cls(1.5), value_cls(2.5)
     model = MLP(value_cls, 3, [4, 4, 1])
@@ -111,6 +143,9 @@ def _workloads(value_cls: type) -> dict[str, Callable[[], object]]:
         "tensor @ 32x16": times(lambda: x @ w, 500),
         "tensor relu 32x16": times(lambda: x.relu(), 500),
         "Dense fwd+bwd 32x16": times(dense, 100),
+        "fit circle MLP: Sequential": _circle_fit(pkg, functional=False),
+        # the old revision has no functional API: its Sequential is the reference
+        "fit circle MLP: functional": _circle_fit(pkg, functional=True),
     }
 
 
@@ -144,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         new = importlib.import_module("tgm_new.engine").Value
         importlib.import_module("tgm_old")
         importlib.import_module("tgm_new")
-        engines = {"old": _workloads(old), "new": _workloads(new)}
+        engines = {"old": _workloads(old, "tgm_old"), "new": _workloads(new, "tgm_new")}
         times: dict[str, dict[str, list[float]]] = {e: {} for e in engines}
         for r in range(args.repeats):
             for key in engines["old"]:

@@ -447,3 +447,18 @@ def test_custom_metric_callables_per_sample_or_averaged():
     p = model.predict(x, verbose=0)
     assert logs["mean_prediction"] == pytest.approx(p.mean(), rel=1e-5)
     assert logs["per_sample_prediction"] == pytest.approx(p.mean(), rel=1e-5)
+
+
+def test_freezing_a_layer_between_fits_is_seen_by_the_next_fit():
+    model = Sequential([Dense(4, input_dim=3, activation="tanh"), Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.random.default_rng(0).standard_normal((16, 3)), np.zeros((16, 1))
+    model.fit(x, y, epochs=1, verbose=0)
+    model.layers[0].trainable = False
+    before = model.layers[0].get_weights()
+    model.fit(x, y, epochs=2, verbose=0)
+    for old, new in zip(before, model.layers[0].get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+    model.layers[0].trainable = True
+    model.fit(x, y, epochs=1, verbose=0)
+    assert not np.array_equal(before[0], model.layers[0].get_weights()[0])

@@ -93,6 +93,12 @@ class ArrayAdapter:
             ys = None if ys is None else [y[order] for y in ys]
             sw = None if sw is None else sw[order]
         size = self.batch_size
+        if len(xs) == 1 and ys is not None and len(ys) == 1 and ys[0] is not None:
+            x, y = xs[0], ys[0]  # the usual case, without the per-batch list building
+            for step in range(self.steps):
+                start, stop = step * size, min((step + 1) * size, self.n)
+                yield [x[start:stop]], [y[start:stop]], None if sw is None else sw[start:stop]
+            return
         for step in range(self.steps):
             start, stop = step * size, min((step + 1) * size, self.n)
             yield (

@@ -134,6 +134,20 @@ def _project(weight: Value, constraint: Any) -> None:
     weight.data[...] = projected
 
 
+# bumped whenever a layer's weights, trainable flag, regularizers or held layers change, so
+# the trainer can keep what it derives from them (trainable weights, penalties) between fits
+_STRUCTURE = [0]
+_STRUCTURAL_NAMES = frozenset({"_trainable", "activity_regularizer", "built", "_tracked"})
+
+
+def _structure_version() -> int:
+    return _STRUCTURE[0]
+
+
+def _structure_changed() -> None:
+    _STRUCTURE[0] += 1
+
+
 # the training flag of the enclosing layer call, per thread: a layer called without
 # ``training=`` inside a subclassed model's ``call`` follows the model's flag
 _CALL_CONTEXT = threading.local()
@@ -159,6 +173,19 @@ def _map_shapes(fn: Any, shapes: Any) -> Any:
 def _batchless(shapes: Any) -> Any:
     """The same shape(s) with the batch dimension ``None``."""
     return _map_shapes(lambda s: (None,) + tuple(s[1:]), shapes)
+
+
+def _extend_unique(out: list[Value], groups: list[list[Value]]) -> list[Value]:
+    """``out`` followed by every weight of ``groups`` not already there (shared layers)."""
+    if not groups:
+        return out
+    seen = {id(w) for w in out}
+    for group in groups:
+        for w in group:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+    return out
 
 
 class _Weights(list):
@@ -249,13 +276,20 @@ class Layer:
     def __setattr__(self, name: str, value: Any) -> None:
         # layers held by a layer (a custom layer's parts, a subclassed model's layers) are
         # tracked as in Keras: their weights, losses and trainable flag become this layer's
-        if isinstance(value, Layer) or (
-            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
+        if (isinstance(value, Layer) and value is not self) or (
+            type(value) in (list, tuple)
+            and value
+            and all(isinstance(v, Layer) for v in value)
+            and all(v is not self for v in value)
         ):
             tracked = self.__dict__.setdefault("_tracked", {})
             tracked[name] = value
-        elif "_tracked" in self.__dict__:
-            self.__dict__["_tracked"].pop(name, None)
+            _STRUCTURE[0] += 1
+        elif "_tracked" in self.__dict__ and name in self.__dict__["_tracked"]:
+            del self.__dict__["_tracked"][name]
+            _STRUCTURE[0] += 1
+        elif name in _STRUCTURAL_NAMES:
+            _STRUCTURE[0] += 1
         object.__setattr__(self, name, value)
 
     def _sublayers(self) -> list[Layer]:
@@ -304,6 +338,7 @@ class Layer:
             data, requires_grad=trainable and self._trainable, label=f"{self.name}/{name}"
         )
         self._weights.append(weight)
+        _structure_changed()
         self._trainable_flags.append(bool(trainable))
         self._weight_regularizers.append(regularizer)
         self._weight_constraints.append(constraint)
@@ -337,25 +372,21 @@ class Layer:
         out = self._own_weights(True)
         if not self._trainable:
             return out
-        for layer in self._sublayers():
-            out.extend(w for w in layer.trainable_weights if all(w is not x for x in out))
-        return out
+        return _extend_unique(out, [layer.trainable_weights for layer in self._sublayers()])
 
     @property
     def non_trainable_weights(self) -> list[Value]:
         out = self._own_weights(False)
-        for layer in self._sublayers():
-            sub = layer.weights if not self._trainable else layer.non_trainable_weights
-            out.extend(w for w in sub if all(w is not x for x in out))
-        return out
+        return _extend_unique(out, [
+            layer.weights if not self._trainable else layer.non_trainable_weights
+            for layer in self._sublayers()
+        ])  # fmt: skip
 
     @property
     def weights(self) -> list[Value]:
         """This layer's trainable then non-trainable weights, then each held layer's (Keras')."""
         out = self._own_weights(True) + self._own_weights(False)
-        for layer in self._sublayers():
-            out.extend(w for w in layer.weights if all(w is not x for x in out))
-        return _Weights(out)
+        return _Weights(_extend_unique(out, [layer.weights for layer in self._sublayers()]))
 
     # -- regularization ----------------------------------------------------------
 
@@ -484,7 +515,12 @@ class Layer:
             self._maybe_build(inputs.shape)
         else:
             self._check_input_shape(inputs.shape)
-        return self._run_call(inputs, (), training, {})
+        if "_tracked" in self.__dict__ or not self._call_takes_training or training is None:
+            return self._run_call(inputs, (), training, {})
+        outputs = self.call(inputs, training=training)  # the common case, kept short
+        if self.activity_regularizer is not None:
+            self._record_activity_loss(outputs)
+        return outputs
 
     def _run_call(self, inputs: Any, args: tuple, training: Any, kwargs: dict) -> Any:
         if training is not None and self._call_takes_training:
@@ -554,7 +590,7 @@ class Layer:
 
     def _check_input_shape(self, shape: tuple[int, ...]) -> None:
         expected = self._build_shape
-        if expected is None or not _is_shape(expected) or len(expected) < 2:
+        if type(expected) is not tuple or len(expected) < 2:  # unbuilt, or several inputs
             return
         if len(shape) != len(expected) or shape[-1] != expected[-1]:
             raise ValueError(

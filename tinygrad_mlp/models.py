@@ -146,8 +146,6 @@ class Model(Trainer, Layer):
             **kwargs,
         )
         self._output_shapes_seen: list[Shape] | None = None
-        self._penalty_layers: list[Layer] = []
-        self._constrained: list[tuple[Any, Any]] = []
 
     # -- structure -------------------------------------------------------------------
 
@@ -359,6 +357,17 @@ class Functional(Model):
         self._output_nodes = [
             t._keras_history[0]._inbound_nodes[t._keras_history[1]] for t in flat_out
         ]
+        # the run plan: per node (node, layer, input id or None, output id or None, kwargs);
+        # a single tensor in and out (the usual case) needs no packing at call time
+        self._input_ids = [id(t) for t in flat_in]
+        self._output_ids = [id(t) for t in flat_out]
+        self._run_plan = [
+            (node, node.layer,
+             id(node.arguments) if isinstance(node.arguments, KerasTensor) else None,
+             id(node.outputs) if isinstance(node.outputs, KerasTensor) else None,
+             node.kwargs)
+            for node in self._nodes if not isinstance(node.layer, InputLayer)
+        ]  # fmt: skip
         shapes = [t.shape for t in flat_in]
         self._build_shape = shapes[0] if len(shapes) == 1 else shapes
         self._output_shapes_seen = [t.shape for t in flat_out]
@@ -395,25 +404,27 @@ class Functional(Model):
     # -- running the graph -------------------------------------------------------------
 
     def _run_graph(self, values: list[Any], training: Any, fused: Any = ()) -> list[Any]:
-        known = {id(t): v for t, v in zip(self.inputs, values, strict=True)}
-        fused_nodes = {id(self._output_nodes[i]): i for i in fused}
-        for node in self._nodes:
-            layer = node.layer
-            if isinstance(layer, InputLayer):
-                continue
-            args = pack_like(node.arguments, [known[id(t)] for t in flatten(node.arguments)])
-            if id(node) in fused_nodes:  # the output before its activation (see trainer)
+        known = dict(zip(self._input_ids, values, strict=True))
+        fused_nodes = {id(self._output_nodes[i]) for i in fused} if fused else ()
+        for node, layer, in_id, out_id, kwargs in self._run_plan:
+            if in_id is not None:
+                args = known[in_id]
+            else:
+                args = pack_like(node.arguments, [known[id(t)] for t in flatten(node.arguments)])
+            if fused_nodes and id(node) in fused_nodes:  # the output before its activation
                 layer._check_input_shape(args.shape)
                 out = layer.call_linear(args)
+            elif kwargs:
+                out = layer(args, **kwargs) if "training" in kwargs or training is None else (
+                    layer(args, training=training, **kwargs))  # fmt: skip
             else:
-                kwargs = node.kwargs
-                if "training" in kwargs or training is None:
-                    out = layer(args, **kwargs)
-                else:
-                    out = layer(args, training=training, **kwargs)
-            for t, v in zip(node.output_tensors, flatten(out), strict=True):
-                known[id(t)] = v
-        return [known[id(t)] for t in self.outputs]
+                out = layer(args, training=training)
+            if out_id is not None:
+                known[out_id] = out
+            else:
+                for t, v in zip(node.output_tensors, flatten(out), strict=True):
+                    known[id(t)] = v
+        return [known[i] for i in self._output_ids]
 
     def _flat_inputs(self, inputs: Any) -> list[Any]:
         if isinstance(inputs, dict):
@@ -744,6 +755,7 @@ class Sequential(Model):
             if layer._batch_input_shape is not None:
                 self._input_shape = tuple(layer._batch_input_shape)
         self._layers.append(layer)
+        layers_module._structure_changed()
         if self._input_shape is not None:
             try:
                 if self.built and self._tensors:
@@ -752,6 +764,7 @@ class Sequential(Model):
                     self.build(self._input_shape)
             except Exception:
                 self._layers.pop()  # a layer that does not fit leaves the model as it was
+                layers_module._structure_changed()
                 raise
 
     def pop(self) -> Layer:
@@ -759,6 +772,7 @@ class Sequential(Model):
         if not self._layers:
             raise TypeError("There are no layers in the model.")
         layer = self._layers.pop()
+        layers_module._structure_changed()
         if len(self._tensors) > len(self._layers) + 1:
             self._tensors.pop()
         if not self._layers:

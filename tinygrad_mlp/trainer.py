@@ -35,6 +35,8 @@ from tinygrad_mlp.layers import _project
 
 __all__ = ["Trainer"]
 
+_NO_LOSSES: list[float] = []  # a single output logs no per-output loss
+
 # ----------------------------------------------------------------------------
 # input checking shared by fit / evaluate / predict
 
@@ -152,6 +154,8 @@ class Trainer:
     history: Any = None
     _compile_config: dict[str, Any] | None = None
     _compiled: Any = None  # the per-output plan, made at the first fit/evaluate
+    _penalized = False  # set per fit/evaluate: do regularization penalties join the loss?
+    _constrained: list[tuple[Any, Any]] = []
 
     # -- compile -----------------------------------------------------------------
 
@@ -396,6 +400,25 @@ class Trainer:
         self, xs: list[np.ndarray], ys: list, sw: np.ndarray | None, training: bool, plan: _Plan
     ) -> tuple[Any, list[float], list[np.ndarray]]:
         """The batch loss (a 0-d Value), each output's loss, and the predictions (NumPy)."""
+        if not plan.multi:  # one output: the same steps without the per-output bookkeeping
+            out = self._forward([_const(x) for x in xs], training, plan.fused_outputs)[0]
+            fused = plan.fused[0]
+            if fused is None:
+                pred = out.data
+                loss = plan.losses[0](ys[0], out, sw)
+            else:
+                if plan.needs_pred[0]:
+                    with no_grad():
+                        pred = plan.activations[0](out).data
+                else:  # only the batch size is needed: skip the activation
+                    pred = out.data
+                loss = fused(ys[0], out, sw)
+            if plan.weights[0] != 1.0:
+                loss = loss * plan.weights[0]
+            if self._penalized:
+                for penalty in self.losses:
+                    loss = loss + penalty
+            return loss, _NO_LOSSES, [pred]
         outs = self._forward([_const(x) for x in xs], training, plan.fused_outputs)
         total = None
         per: list[float] = []
@@ -420,10 +443,9 @@ class Trainer:
             total = value if total is None else total + value
         if total is None:
             raise ValueError("no output of the model has a loss; give compile() a loss")
-        if self._penalty_layers:  # Keras adds regularization after the loss weights
-            for layer in self._penalty_layers:
-                for penalty in layer.losses:
-                    total = total + penalty
+        if self._penalized:  # Keras adds regularization after the loss weights
+            for penalty in self.losses:
+                total = total + penalty
         return total, per, preds
 
     def _train_step(self, xs: list, ys: list, sw: Any, plan: _Plan, trainable: list) -> tuple:
@@ -438,12 +460,21 @@ class Trainer:
                 _project(weight, constraint)
         return value, per, preds
 
-    def _plan_regularization(self) -> None:
-        """Find the layers with penalties and the constrained weights once per fit/evaluate."""
-        # the model's ``losses`` gather every held layer's penalties, so the model is the one
-        # place to ask; both stay empty without regularizers, so training does no extra work
-        self._penalty_layers = [self] if self._has_penalties() else []
-        self._constrained = self._constrained_weights()
+    def _plan_regularization(self) -> list[Any]:
+        """Once per fit/evaluate: do penalties join the loss, which weights are constrained,
+        which are trained. The model's ``losses`` gather every held layer's penalties, so the
+        model is the one place to ask; all this is kept until a layer changes (its weights,
+        trainable flag, regularizers or held layers), so repeated short fits pay it once."""
+        from tinygrad_mlp.layers import _structure_version
+
+        version = _structure_version()
+        cached = self.__dict__.get("_regularization_plan")
+        if cached is None or cached[0] != version:
+            cached = (version, self._has_penalties(), self._constrained_weights(),
+                      self.trainable_weights)  # fmt: skip
+            self.__dict__["_regularization_plan"] = cached
+        _, self.__dict__["_penalized"], self.__dict__["_constrained"], trainable = cached
+        return list(trainable)
 
     # -- training ------------------------------------------------------------------
 
@@ -545,8 +576,7 @@ class Trainer:
             steps=train.steps,
             verbose=verbose,
         )
-        self._plan_regularization()
-        trainable = self.trainable_weights
+        trainable = self._plan_regularization()
         self.stop_training = False
         cbs.on_train_begin()
         epoch_logs: dict[str, float] = {}
@@ -657,8 +687,8 @@ class Trainer:
         self._require_compiled("training the model")
         xs, ys, sw = self._prepare(x, y, sample_weight, class_weight)
         plan = self._compile_plan()
-        self._plan_regularization()
-        loss, per, preds = self._train_step(xs, ys, sw, plan, self.trainable_weights)
+        trainable = self._plan_regularization()
+        loss, per, preds = self._train_step(xs, ys, sw, plan, trainable)
         totals = _Totals(plan)
         totals.add(loss, per, ys, preds, sw)
         return self._batch_result(totals.logs(), return_dict)
@@ -990,14 +1020,17 @@ class _Totals:
                 continue
             values = np.asarray(_raw(fn(y_true, y_pred)), dtype=np.float64)
             if values.size == 1 and n != 1:  # a callable that already averaged the batch
-                values = np.full(n, float(values.reshape(())))
-            else:
-                values = values.reshape(n, -1).mean(axis=1)
-            if weighted and sample_weight is not None:
-                self.sums[i] += float(values @ sample_weight)
+                self.sums[i] += float(values.reshape(())) * (
+                    float(sample_weight.sum()) if weighted and sample_weight is not None else n
+                )
+                self.weights[i] += (
+                    float(sample_weight.sum()) if weighted and sample_weight is not None else n
+                )
+            elif weighted and sample_weight is not None:
+                self.sums[i] += float(values.reshape(n, -1).mean(axis=1) @ sample_weight)
                 self.weights[i] += float(sample_weight.sum())
-            else:
-                self.sums[i] += float(values.sum())
+            else:  # the sum of the per-sample means, each over values.size / n entries
+                self.sums[i] += float(values.sum()) * n / values.size if values.size else 0.0
                 self.weights[i] += n
 
     def logs(self) -> dict[str, float]:
