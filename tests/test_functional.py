@@ -137,3 +137,17 @@ def test_dropout_inside_a_functional_graph_follows_training():
     x = np.ones((2, 50), "float32")
     np.testing.assert_array_equal(model.predict(x, verbose=0), x)
     assert (model(x, training=True).data == 0).any()
+
+
+def test_the_models_page_runs_as_written(capsys):
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "models.md"
+    namespace: dict = {}
+    for block in re.findall(r"```python\n(.*?)\n```", page.read_text(), flags=re.S):
+        exec(compile(block, str(page), "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert "['inside_accuracy', 'inside_loss', 'loss', 'radius_loss']" in printed
+    assert "Connected to" in printed and "(200, 8)" in printed
+    assert len(namespace["classifier"].weights) == 4
