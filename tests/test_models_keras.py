@@ -339,3 +339,23 @@ def test_to_json_and_clone_model_rebuild_the_graph():
     assert clone.get_layer("hidden") is not ours.get_layer("hidden")
     assert [w.shape for w in clone.weights] == [w.shape for w in ours.weights]
     assert summary_lines(clone)[1:] == summary_lines(ours)[1:]
+
+
+def test_evaluate_and_predict_take_generators_as_keras():
+    ours, theirs = twins(nested)
+
+    def xy():
+        for i in range(0, 32, 8):
+            yield X1[i : i + 8], Y1[i : i + 8]
+
+    def x_only():
+        for i in range(0, 32, 8):
+            yield (X1[i : i + 8],)
+
+    np.testing.assert_allclose(ours.evaluate(xy(), verbose=0), theirs.evaluate(xy(), verbose=0),
+                               rtol=1e-5)  # fmt: skip
+    for steps in (None, 2):
+        np.testing.assert_allclose(
+            ours.predict(x_only(), steps=steps, verbose=0),
+            theirs.predict(x_only(), steps=steps, verbose=0), rtol=1e-5, atol=1e-6,
+        )  # fmt: skip
