@@ -48,11 +48,21 @@ __all__ = [
 Shape = tuple[int | None, ...]
 
 
-def load_model(path: Any, compile: bool = True) -> Model:
-    """Load a model written by ``model.save(path)`` (see ``tinygrad_mlp.saving``)."""
+def load_model(
+    path: Any,
+    custom_objects: dict | None = None,
+    compile: bool = True,
+    safe_mode: bool = True,
+    allow_nonfinite: bool = False,
+) -> Model:
+    """Load a model written by ``model.save(path)`` or by Keras 3 (``.keras``); see
+    ``tinygrad_mlp.saving``. Loading never runs code, whatever the file says."""
     from tinygrad_mlp.saving import load_model as _load
 
-    return _load(path, compile=compile)
+    if isinstance(custom_objects, bool):  # the old positional compile argument
+        custom_objects, compile = None, custom_objects
+    return _load(path, compile=compile, custom_objects=custom_objects, safe_mode=safe_mode,
+                 allow_nonfinite=allow_nonfinite)  # fmt: skip
 
 
 def model_from_config(config: dict[str, Any], custom_objects: dict | None = None) -> Model:
@@ -289,16 +299,17 @@ class Model(Trainer, Layer):
         )
 
     def save(self, filepath: Any, overwrite: bool = True) -> None:
-        """Save architecture, weights and optimizer state in one archive (see ``saving``)."""
-        from tinygrad_mlp.saving import save_model
+        """Save architecture, weights and optimizer state: ``.keras`` writes Keras 3's format
+        (Keras loads it), ``.tgm`` this library's archive; another extension is an error."""
+        from tinygrad_mlp.saving import save_any
 
-        save_model(self, filepath, overwrite=overwrite)
+        save_any(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
-        """Save only the weights (``weights`` order)."""
-        from tinygrad_mlp.saving import save_weights
+        """Save only the weights: ``.weights.h5`` in Keras 3's layout, or ``.tgm``."""
+        from tinygrad_mlp.saving import save_weights_any
 
-        save_weights(self, filepath, overwrite=overwrite)
+        save_weights_any(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: Any) -> None:
         """Load weights saved by ``save_weights`` or ``save`` into this (built) model."""

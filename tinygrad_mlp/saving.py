@@ -707,14 +707,88 @@ def _compile_from_config(compile_config: Any, where: str) -> dict[str, Any]:
     }
 
 
-def load_model(path: str | os.PathLike, compile: bool = True) -> Any:
-    """Load a model saved by ``model.save`` / ``save_model``.
+NATIVE_EXTENSION = ".tgm"
+_MODEL_EXTENSIONS = (".keras", ".tgm")
+_WEIGHT_EXTENSIONS = (".weights.h5", ".tgm")
+
+
+def _kind_of(path: Any, extensions: tuple[str, ...], what: str) -> str:
+    """The format a file name asks for; an unknown extension is a clear error."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path!r}: it is a directory, expected a file path")
+    name = os.fspath(path).lower()
+    for ext in extensions:
+        if name.endswith(ext):
+            return ext
+    if name.endswith(".h5") or name.endswith(".hdf5"):
+        raise ValueError(
+            f"cannot {what} {os.fspath(path)!r}: the legacy Keras HDF5 format (.h5) is not "
+            f"supported yet; valid extensions: {', '.join(extensions)}"
+        )
+    raise ValueError(
+        f"cannot {what} {os.fspath(path)!r}: unknown file extension; valid extensions: "
+        f"{', '.join(extensions)} ({'.keras' if '.keras' in extensions else '.weights.h5'} is "
+        "Keras 3's own format, .tgm this library's archive)"
+    )
+
+
+def save_any(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
+    """``model.save``: Keras 3's ``.keras`` or this library's ``.tgm``, by the name."""
+    if _kind_of(path, _MODEL_EXTENSIONS, "save to") == ".keras":
+        from tinygrad_mlp.keras_format import save_keras
+
+        save_keras(model, path, overwrite=overwrite)
+    else:
+        save_model(model, path, overwrite=overwrite)
+
+
+def save_weights_any(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
+    """``model.save_weights``: Keras 3's ``.weights.h5`` or this library's ``.tgm``."""
+    if _kind_of(path, _WEIGHT_EXTENSIONS, "save weights to") == ".weights.h5":
+        from tinygrad_mlp.keras_format import save_keras_weights
+
+        save_keras_weights(model, path, overwrite=overwrite)
+    else:
+        save_weights(model, path, overwrite=overwrite)
+
+
+def _is_keras_archive(path: Any) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "model.weights.h5" in zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+def _is_hdf5(path: Any) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False
+
+
+def load_model(
+    path: str | os.PathLike,
+    compile: bool = True,
+    custom_objects: dict | None = None,
+    safe_mode: bool = True,
+    allow_nonfinite: bool = False,
+) -> Any:
+    """Load a model saved by ``model.save``: a Keras 3 ``.keras`` file (from here or from
+    Keras) or this library's ``.tgm`` archive, told apart by their contents.
 
     Everything is validated before the model is built: a bad file raises a
     ``ValueError`` naming the problem and no model is returned. With
     ``compile=True`` (and a compiled model saved) the model is recompiled with its
-    optimizer, whose state (step count, momenta, moments) is restored.
+    optimizer, whose state (step count, momenta, moments) is restored. Loading never
+    runs code: ``safe_mode`` cannot be turned off (a Lambda is always refused).
     """
+    if _is_keras_archive(path):
+        from tinygrad_mlp.keras_format import load_keras
+
+        return load_keras(path, custom_objects=custom_objects, compile=compile,
+                          allow_nonfinite=allow_nonfinite)  # fmt: skip
     archive = _read_archive(path)
     where = f"cannot load {os.fspath(path)!r}"
     if archive.metadata["kind"] != "model":
@@ -757,8 +831,14 @@ def load_weights(model: Any, path: str | os.PathLike) -> None:
     """Set ``model.weights`` from an archive written by ``save_weights`` or ``save_model``.
 
     The weights are matched by position (``model.weights`` order); count, shapes and
-    dtypes are all checked before any weight is changed.
+    dtypes are all checked before any weight is changed. A Keras 3 ``.weights.h5``
+    file is matched layer by layer as Keras does.
     """
+    if _is_hdf5(path):
+        from tinygrad_mlp.keras_format import load_keras_weights
+
+        load_keras_weights(model, path)
+        return
     archive = _read_archive(path)
     where = f"cannot load weights from {os.fspath(path)!r}"
     if not getattr(model, "built", True) or (not model.weights and archive.weights):
