@@ -25,8 +25,9 @@ def load(name: str):
 def test_every_exercise_has_an_example_that_runs_its_course_module():
     from tinygrad_mlp.course import EXERCISES
 
-    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07", "08"]
-    for script, module in zip(EXAMPLES, EXERCISES, strict=True):
+    course = EXAMPLES[:8]  # 09 on: the library beyond the course (hyperparameter search)
+    assert [p.name[:2] for p in course] == ["01", "02", "03", "04", "05", "06", "07", "08"]
+    for script, module in zip(course, EXERCISES, strict=True):
         assert f"from tinygrad_mlp.course.{module} import main" in script.read_text()
 
 
@@ -119,3 +120,12 @@ def test_demo_runs_end_to_end(tmp_path):
     for name in lessons:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "backprop_2-2-2.html").exists() and (out / "circle_training.html").exists()
+
+
+@pytest.mark.slow
+def test_the_hyperparameter_search_example_runs_on_a_local_dask_cluster():
+    pytest.importorskip("dask.distributed", reason="dask[distributed] is in the 'test' extra")
+    script = ROOT / "examples" / "09_hyperparameter_search.py"
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "same best parameters: True" in result.stdout

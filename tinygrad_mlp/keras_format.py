@@ -62,6 +62,17 @@ _SLOT_PASSES: dict[str, list[tuple[str, ...]]] = {
 }
 
 
+def _h5py() -> Any:
+    try:
+        import h5py
+    except ImportError as e:  # pragma: no cover - h5py comes with the 'keras' extra
+        raise ImportError(
+            "Keras' .keras and .weights.h5 files need h5py: pip install 'tinygrad_mlp[keras]' "
+            "(or save to a .tgm file, which needs nothing more)"
+        ) from e
+    return h5py
+
+
 def _snake(name: str) -> str:
     """Keras' ``to_snake_case``: ``BatchNormalization`` -> ``batch_normalization``."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -292,8 +303,7 @@ def _optimizer_arrays(model: Any) -> list[np.ndarray] | None:
 
 
 def _write_h5(model: Any, include_optimizer: bool = True) -> bytes:
-    import h5py
-
+    h5py = _h5py()
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         top = f.create_group("vars")
@@ -533,7 +543,7 @@ def _build_from_keras_config(config: Any, where: str, custom_objects: Any) -> An
 
 
 def _read_h5_arrays(group: Any, where: str, path: str) -> list[np.ndarray]:
-    import h5py
+    h5py = _h5py()
 
     if not isinstance(group, h5py.Group):
         raise ValueError(f"{where}: {path} is not an HDF5 group")
@@ -551,7 +561,7 @@ def _read_h5_arrays(group: Any, where: str, path: str) -> list[np.ndarray]:
 
 def _assign_h5(model: Any, data: bytes, where: str, allow_nonfinite: bool, optimizer: bool) -> None:
     """Check every stored array against the model, then assign them all."""
-    import h5py
+    h5py = _h5py()
 
     try:
         f = h5py.File(io.BytesIO(data), "r")

@@ -320,6 +320,24 @@ class Model(Trainer, Layer):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
+    def __reduce__(self) -> tuple:
+        """Pickling (and ``copy.deepcopy``, process pools, Dask) goes through the safe
+        ``.tgm`` archive: architecture, weights and optimizer state, never live graphs."""
+        from tinygrad_mlp.saving import model_to_bytes
+
+        if type(self) not in (Sequential, Functional):
+            raise TypeError(
+                f"cannot pickle the subclassed model {type(self).__name__!r}: its architecture "
+                "is Python code; pickle its weights (get_weights()) and rebuild it"
+            )
+        return (_model_from_bytes, (model_to_bytes(self),))
+
+
+def _model_from_bytes(data: bytes) -> Model:
+    from tinygrad_mlp.saving import model_from_bytes
+
+    return model_from_bytes(data)
+
 
 class Functional(Model):
     """A model defined by its symbolic inputs and outputs (``Model(inputs, outputs)``)."""

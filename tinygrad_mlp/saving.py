@@ -285,6 +285,35 @@ def save_model(model: Any, path: str | os.PathLike, overwrite: bool = True) -> N
     _atomic_write(path, lambda f: _write_members(f, metadata, config, weights, state), overwrite)
 
 
+def model_to_bytes(model: Any) -> bytes:
+    """The ``.tgm`` archive of ``model`` in memory (what pickling a model stores)."""
+    weights = _model_weights(model)
+    optimizer = getattr(model, "optimizer", None)
+    state = _optimizer_state(optimizer) if optimizer is not None else []
+    config = {
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "compile": _compile_config(model),
+        "weights": _manifest(weights),
+        "optimizer_state": _manifest(state),
+        "rng_states": _rng_states(model),
+    }
+    buffer = io.BytesIO()
+    _write_members(buffer, _metadata("model"), config, weights, state)
+    return buffer.getvalue()
+
+
+def model_from_bytes(data: bytes) -> Any:
+    """A model from ``model_to_bytes`` output, through every check ``load_model`` makes."""
+    fd, tmp = tempfile.mkstemp(suffix=".tgm")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return load_model(tmp)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def save_weights(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
     """Save only ``model.weights`` (same archive layout, ``kind: "weights"``), atomically."""
     weights = _model_weights(model)
