@@ -23,6 +23,7 @@ The course's classic ``Perceptron`` is here too.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -316,6 +317,24 @@ class Model(Trainer, Layer):
         from tinygrad_mlp.saving import load_weights
 
         load_weights(self, filepath)
+
+    def export(
+        self, filepath: Any, format: str = "onnx", verbose: bool = True, **kwargs: Any
+    ) -> None:
+        """Keras 3's ``export``: ``format="onnx"`` writes an ONNX graph (``onnx_export``) that
+        onnxruntime and other runtimes serve; ``opset=`` picks the operator set (17)."""
+        if format != "onnx":
+            raise ValueError(
+                f"Unrecognized format={format!r}: this library exports format='onnx' (Keras' "
+                "'tf_saved_model' and 'openvino' need TensorFlow or OpenVINO)"
+            )
+        from tinygrad_mlp.onnx_export import OPSET, export_onnx
+
+        export_onnx(self, filepath, opset=kwargs.pop("opset", OPSET))
+        if kwargs:
+            raise TypeError(f"export() got unexpected keyword argument(s) {sorted(kwargs)}")
+        if verbose:
+            print(f"Saved artifact at '{os.fspath(filepath)}'.")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
