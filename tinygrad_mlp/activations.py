@@ -203,7 +203,13 @@ def serialize(activation: Activation | None) -> str:
 def deserialize(config: str | dict | None) -> Activation:
     """Inverse of ``serialize``; also accepts Keras' ``{'class_name': name}`` form."""
     if isinstance(config, dict):
-        config = config.get("config", config.get("class_name"))
+        entry = config
+        config = entry.get("config", entry.get("class_name"))
         if isinstance(config, dict):
-            config = config.get("name")
+            config = config.get("name", entry.get("class_name"))
+        if not isinstance(config, str):  # never a silent linear for a nameless entry
+            raise ValueError(
+                f"an activation config must name the activation ({{'class_name': 'relu'}} or "
+                f"{{'config': {{'name': 'relu'}}}}), received {entry!r:.200}"
+            )
     return get(config)

@@ -542,6 +542,24 @@ def _build_from_keras_config(config: Any, where: str, custom_objects: Any) -> An
     return model
 
 
+def _stored_scalars(data: bytes, where: str) -> int:
+    """How many numbers the layers' datasets of an HDF5 weights file hold in all."""
+    h5py = _h5py()
+    try:
+        f = h5py.File(io.BytesIO(data), "r")
+    except OSError as e:
+        raise ValueError(f"{where}: the weights are not a valid HDF5 file: {e}") from None
+    total = [0]
+
+    def count(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and name.startswith("layers/"):
+            total[0] += int(np.prod(obj.shape, dtype=np.int64))
+
+    with f:
+        f.visititems(count)
+    return total[0]
+
+
 def _read_h5_arrays(group: Any, where: str, path: str) -> list[np.ndarray]:
     h5py = _h5py()
 
@@ -670,11 +688,14 @@ def load_keras(
     with zf:
         infos = _check_zip(zf, where)
         config = _read_json_member(zf, infos["config.json"], where)
-        model = _build_from_keras_config(config, where, custom_objects)
-        compile_config = config.get("compile_config") if compile else None
-        if compile_config:
-            _compile_from_keras(model, compile_config, where)
         data = zf.open(infos["model.weights.h5"]).read(infos["model.weights.h5"].file_size + 1)
+    from tinygrad_mlp.layers import weight_budget
+
+    with weight_budget(_stored_scalars(data, where), f"{where}: "):  # no more than stored
+        model = _build_from_keras_config(config, where, custom_objects)
+    compile_config = config.get("compile_config") if compile else None
+    if compile_config:
+        _compile_from_keras(model, compile_config, where)
     _assign_h5(model, data, where, allow_nonfinite, optimizer=bool(compile_config))
     return model
 

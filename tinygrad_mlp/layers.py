@@ -148,6 +148,47 @@ def _structure_changed() -> None:
     _STRUCTURE[0] += 1
 
 
+# while a file loads: how many more weight scalars the model may allocate (the file's stored
+# arrays), so a forged config cannot make a layer allocate gigabytes before it is refused
+_BUDGET = threading.local()
+
+
+class weight_budget:  # noqa: N801 - used as a context manager, like no_grad
+    """``with weight_budget(n, prefix):`` weights created inside may hold ``n`` scalars in all;
+    a refusal is a ValueError starting with ``prefix``."""
+
+    def __init__(self, scalars: int, where: str) -> None:
+        self.scalars, self.where = int(scalars), where
+
+    def __enter__(self) -> weight_budget:
+        self.previous = getattr(_BUDGET, "value", None)
+        _BUDGET.value = [self.scalars, self.where]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _BUDGET.value = self.previous
+
+
+def _spend(shape: tuple[int, ...], what: str, keep: bool = True) -> None:
+    """Refuse an allocation of ``shape`` over the budget of the file being loaded."""
+    budget = getattr(_BUDGET, "value", None)
+    if budget is None:
+        return
+    n = 1
+    for d in shape:
+        if not isinstance(d, (int, np.integer)) or d < 0:
+            raise ValueError(f"{budget[1]}{what} has an invalid shape {shape}")
+        n *= int(d)
+    limit = budget[0] if keep else max(budget[0], 1 << 20)
+    if n > limit:
+        raise ValueError(
+            f"{budget[1]}{what} of shape {shape} needs {n} numbers, more than the file's "
+            f"stored weights ({budget[0]} numbers left); the config does not match its arrays"
+        )
+    if keep:
+        budget[0] -= n
+
+
 # the training flag of the enclosing layer call, per thread: a layer called without
 # ``training=`` inside a subclassed model's ``call`` follows the model's flag
 _CALL_CONTEXT = threading.local()
@@ -325,6 +366,7 @@ class Layer:
         init = initializers.get(initializer)
         regularizer = regularizers.get(regularizer)
         constraint = constraints.get(constraint)
+        _spend(tuple(shape), f"weight {self.name}/{name}")
         data = np.asarray(init(tuple(shape), dtype=str(np.dtype(dtype or self.dtype))))
         data = data.astype(dtype or self.dtype, copy=False)
         if data.shape != tuple(shape):
@@ -602,10 +644,13 @@ class Layer:
         """The output shape for ``input_shape``; the base class finds it by running ``call``
         once on zeros (batch of 1) in inference mode, so custom layers need not say it."""
         self._maybe_build(input_shape)
-        dummy = _map_shapes(
-            lambda shape: _const(np.zeros([1 if d is None else d for d in shape], self.dtype)),
-            input_shape,
-        )
+
+        def zeros(shape: tuple) -> Value:
+            sized = tuple(1 if d is None else d for d in shape)
+            _spend(sized, f"the input of layer {self.name!r}", keep=False)
+            return _const(np.zeros(sized, self.dtype))
+
+        dummy = _map_shapes(zeros, input_shape)
         with no_grad():
             saved = self._activity_loss
             out = self._run_call(dummy, (), False, {})

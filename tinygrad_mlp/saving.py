@@ -46,6 +46,7 @@ OPTIMIZER_DIR = "optimizer/"
 # Limits applied before a byte is decompressed (module-level so tests and users
 # with huge models can change them).
 MAX_MEMBERS = 100_000
+MAX_LAYERS = 10_000  # layers in one model config
 MAX_JSON_SIZE = 64 * 2**20  # bytes, per JSON member
 MAX_MEMBER_SIZE = 2**31  # bytes, per array member (uncompressed)
 MAX_TOTAL_SIZE = 2**33  # bytes, the whole archive uncompressed
@@ -586,6 +587,10 @@ def _check_layer_classes(model_config: Any, where: str) -> None:
     layer_list = inner.get("layers") if isinstance(inner, dict) else None
     if not isinstance(layer_list, list):
         raise ValueError(f"{where}: config.json model config has no 'layers' list")
+    if len(layer_list) > MAX_LAYERS:
+        raise ValueError(
+            f"{where}: config.json lists {len(layer_list)} layers, over the limit of {MAX_LAYERS}"
+        )
     for i, layer in enumerate(layer_list):
         cls = layer.get("class_name") if isinstance(layer, dict) else None
         if cls not in known:
@@ -595,7 +600,28 @@ def _check_layer_classes(model_config: Any, where: str) -> None:
             )
 
 
+def _check_finite(arrays: list[tuple[str, np.ndarray]], where: str, allowed: bool) -> None:
+    """NaN/inf in stored weights or optimizer state is refused unless the caller allows it."""
+    if allowed:
+        return
+    for name, arr in arrays:
+        if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+            raise ValueError(
+                f"{where}: {name!r} holds NaN or infinite values; pass allow_nonfinite=True to "
+                "load it anyway"
+            )
+
+
 def _build_model(archive: _Archive, where: str) -> Any:
+    """Build under a budget: the layers may allocate no more than the stored arrays."""
+    from tinygrad_mlp.layers import weight_budget
+
+    stored = sum(int(arr.size) for _, arr in archive.weights)
+    with weight_budget(stored, ""):  # the refusal is wrapped with ``where`` below
+        return _build_model_unbudgeted(archive, where)
+
+
+def _build_model_unbudgeted(archive: _Archive, where: str) -> Any:
     from tinygrad_mlp import models
 
     model_config = archive.config["model"]
@@ -829,6 +855,7 @@ def load_model(
     compiled = None
     if compile_config is not None:
         compiled = _compile_from_config(compile_config, where)
+    _check_finite(archive.weights + archive.state, where, allow_nonfinite)
     model = _build_model(archive, where)
     _check_weights_fit(model, archive.weights, where)
     _restore_rng_states(model, archive.config.get("rng_states", []), where)
