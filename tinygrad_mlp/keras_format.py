@@ -419,6 +419,8 @@ def _our_layer_entry(entry: dict[str, Any], where: str, custom_objects: Any) -> 
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
         raise ValueError(f"{where}: a layer entry must have a 'config' object")
     name = entry.get("class_name")
+    if not isinstance(name, str):
+        raise ValueError(f"{where}: a layer's class_name must be a string, received {name!r:.80}")
     if name in ("Sequential", "Functional", "Model"):
         config = _our_model_config(name, entry["config"], where, custom_objects)
         return {"class_name": "Functional" if name == "Model" else name, "config": config}
@@ -508,9 +510,9 @@ def _check_zip(zf: zipfile.ZipFile, where: str) -> dict[str, zipfile.ZipInfo]:
 
 
 def _read_json_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> Any:
-    raw = zf.open(info).read(MAX_CONFIG + 1)
-    if len(raw) > MAX_CONFIG:
-        raise ValueError(f"{where}: {info.filename} is larger than {MAX_CONFIG} bytes")
+    from tinygrad_mlp.saving import _read_member
+
+    raw = _read_member(zf, info, where)  # never more than declared; corrupt = ValueError
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -528,7 +530,10 @@ def _build_from_keras_config(config: Any, where: str, custom_objects: Any) -> An
             f"{where}: unknown model class {kind!r}; known: Sequential, Functional (a subclassed "
             "model is rebuilt by its own code, then load_weights)"
         )
-    ours = _our_model_config(kind, config.get("config"), where, custom_objects)
+    try:  # the config is untrusted JSON: any mismatch of types is a malformed file
+        ours = _our_model_config(kind, config.get("config"), where, custom_objects)
+    except (TypeError, AttributeError, KeyError, IndexError) as e:
+        raise ValueError(f"{where}: invalid model config: {type(e).__name__}: {e}") from e
     try:
         if kind == "Sequential":
             model = models.Sequential.from_config(ours, custom_objects)
@@ -683,19 +688,25 @@ def load_keras(
     where = f"cannot load {os.fspath(path)!r}"
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError) as e:  # fmt: skip
         raise ValueError(f"{where}: not a .keras zip archive ({e})") from None
     with zf:
         infos = _check_zip(zf, where)
         config = _read_json_member(zf, infos["config.json"], where)
-        data = zf.open(infos["model.weights.h5"]).read(infos["model.weights.h5"].file_size + 1)
+        from tinygrad_mlp.saving import _read_member
+
+        data = _read_member(zf, infos["model.weights.h5"], where)
     from tinygrad_mlp.layers import weight_budget
 
     with weight_budget(_stored_scalars(data, where), f"{where}: "):  # no more than stored
         model = _build_from_keras_config(config, where, custom_objects)
     compile_config = config.get("compile_config") if compile else None
     if compile_config:
-        _compile_from_keras(model, compile_config, where)
+        try:
+            _compile_from_keras(model, compile_config, where)
+        except (TypeError, AttributeError, KeyError, IndexError) as e:
+            raise ValueError(f"{where}: invalid compile config: {type(e).__name__}: {e}") from e
     _assign_h5(model, data, where, allow_nonfinite, optimizer=bool(compile_config))
     return model
 

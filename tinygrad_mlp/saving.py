@@ -498,7 +498,8 @@ def _read_archive(path: str | os.PathLike) -> _Archive:
         raise ValueError(f"{where}: it is a directory, expected a tinygrad_mlp archive file")
     try:
         zf = zipfile.ZipFile(path, "r")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+            NotImplementedError) as e:  # fmt: skip
         raise ValueError(
             f"{where}: not a tinygrad_mlp archive (not a zip file, or truncated): {e}"
         ) from e
@@ -593,7 +594,7 @@ def _check_layer_classes(model_config: Any, where: str) -> None:
         )
     for i, layer in enumerate(layer_list):
         cls = layer.get("class_name") if isinstance(layer, dict) else None
-        if cls not in known:
+        if not isinstance(cls, str) or cls not in known:
             raise ValueError(
                 f"{where}: unknown layer class {cls!r} (layer {i}); known layer classes: "
                 f"{', '.join(sorted(known))}"
@@ -811,7 +812,7 @@ def _is_keras_archive(path: Any) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             return "model.weights.h5" in zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except Exception:  # noqa: BLE001 - any unreadable zip is left to the archive reader's errors
         return False
 
 
