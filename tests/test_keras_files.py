@@ -195,7 +195,7 @@ def test_every_layer_travels_both_ways(name, tmp_path):
 
 def test_extensions_say_the_format(tmp_path):
     model = course_mlp(tm, "SGD")
-    for bad in ("m.h5", "m.zip", "m"):
+    for bad in ("m.hdf", "m.zip", "m"):
         with pytest.raises(ValueError, match="valid extensions"):
             model.save(tmp_path / bad)
     with pytest.raises(ValueError, match="valid extensions"):
@@ -226,3 +226,35 @@ def test_nonfinite_weights_are_refused_unless_allowed(tmp_path):
         tm.models.load_model(tmp_path / "nan.keras")
     model = tm.models.load_model(tmp_path / "nan.keras", allow_nonfinite=True)
     assert np.isnan(model.get_weights()[0][0, 0])
+
+
+@pytest.mark.parametrize("program", ["course", "two_input"])
+def test_legacy_h5_both_ways(program, tmp_path):
+    """Keras' legacy whole-model ``.h5`` (the slides' ``model.save("my_keras_model.h5")``).
+
+    Keras 3 restores only the step count and the learning rate from a ``.h5`` (its own
+    files too), and cannot resume training from one; so training resumed here is compared
+    with the Keras model that wrote the file, continuing in memory. Keras 3 cannot compile
+    a two-output model from a ``.h5`` either (its own file fails with "Could not deserialize
+    'keras.metrics.mse'"), so it reads that one with ``compile=False``.
+    """
+    make = (lambda k: course_mlp(k, "Adam")) if program == "course" else two_input
+    x = X if program == "course" else [X, X2]
+    y = Y if program == "course" else [Y, Y2]
+    ours = make(tm)
+    ours.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    ours.save(tmp_path / "ours.h5")
+    theirs = keras.saving.load_model(tmp_path / "ours.h5", compile=program == "course")
+    close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
+    if program == "course":
+        assert int(theirs.optimizer.iterations) == 8
+
+    theirs = make(keras)
+    theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    theirs.save(tmp_path / "theirs.h5")
+    again = tm.models.load_model(tmp_path / "theirs.h5")
+    close(again.predict(x, verbose=0), theirs.predict(x, verbose=0))
+    assert again.optimizer.iterations == 8
+    h_again = again.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    h_theirs = theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h_again.history["loss"], h_theirs.history["loss"], rtol=1e-5)

@@ -128,8 +128,8 @@ def test_round_trip_predictions_bit_for_bit(tmp_path: Path) -> None:
 
 def test_archive_layout_matches_the_documented_format(tmp_path: Path) -> None:
     model = _small_model()
-    for name in ("model.zip", "model.h5", "model"):  # no name writes a format it does not say
-        with pytest.raises(ValueError, match=r"valid extensions: \.keras, \.tgm"):
+    for name in ("model.zip", "model.pkl", "model"):  # no name writes a format it does not say
+        with pytest.raises(ValueError, match=r"valid extensions: \.keras, \.h5, \.tgm"):
             model.save(tmp_path / name)
     assert not list(tmp_path.iterdir())
     path = tmp_path / "model.tgm"

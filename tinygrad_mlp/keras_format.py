@@ -302,6 +302,24 @@ def _optimizer_arrays(model: Any) -> list[np.ndarray] | None:
     return arrays
 
 
+def _optimizer_names(model: Any) -> list[str]:
+    """Keras' names of the optimizer arrays: ``adam/iteration``, ``adam/seq_d1_bias_momentum``."""
+    opt = model.optimizer
+    prefix = opt.name
+    names = [f"{prefix}/iteration"]
+    if not callable(opt._learning_rate):
+        names.append(f"{prefix}/learning_rate")
+    paths = [f"{model.name}_{(v.label or f'variable_{i}').replace('/', '_')}"
+             for i, v in enumerate(opt._variables)]  # fmt: skip
+    for group in _SLOT_PASSES[type(opt).__name__]:
+        present = [s for s in group if s in opt._slot_names]
+        for path in paths:
+            names.extend(f"{prefix}/{path}_{s}" for s in present)
+    if type(opt).__name__ == "Nadam":
+        names.append("variable")
+    return names
+
+
 def _write_h5(model: Any, include_optimizer: bool = True) -> bytes:
     h5py = _h5py()
     buffer = io.BytesIO()
@@ -767,3 +785,191 @@ def load_keras_weights(model: Any, path: str | os.PathLike, allow_nonfinite: boo
     with open(path, "rb") as f:
         data = f.read()
     _assign_h5(model, data, where, allow_nonfinite, optimizer=model.optimizer is not None)
+
+
+# ----------------------------------------------------------------------------
+# Keras' legacy whole-model HDF5 (``model.save("model.h5")``)
+
+
+def _byte_names(names: list[str]) -> np.ndarray:
+    """A list of names as HDF5 stores them in an attribute (fixed-length bytes)."""
+    return np.array([n.encode() for n in names], dtype="S") if names else np.zeros(0, "S1")
+
+
+def _legacy_weight_name(model: Any, layer: Any, w: Any) -> str:
+    short = w.label.rsplit("/", 1)[-1] if getattr(w, "label", "") else "weight"
+    return f"{model.name}/{layer.name}/{short}"
+
+
+def save_h5(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
+    """Write Keras' legacy ``.h5``: ``model_config`` and ``training_config`` as JSON
+    attributes, ``model_weights/<layer>/<weight name>`` and ``optimizer_weights``."""
+    from tinygrad_mlp.models import Functional, Sequential
+    from tinygrad_mlp.saving import _atomic_write
+
+    h5py = _h5py()
+    if isinstance(model, Sequential):
+        model._require_built("save")
+        config = {"class_name": "Sequential", "config": _sequential_config(model)}
+    elif isinstance(model, Functional):
+        config = {"class_name": "Functional", "config": _functional_config(model)}
+    else:
+        raise ValueError(
+            f"cannot write the subclassed model {type(model).__name__!r} as a .h5 file: its "
+            "architecture is Python code; save its weights with save_weights('x.weights.h5')"
+        )
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.attrs["backend"] = "numpy"
+        f.attrs["keras_version"] = KERAS_VERSION
+        f.attrs["model_config"] = json.dumps(config)
+        compile_config = _keras_compile_config(model)
+        if compile_config is not None:
+            training = {k: v for k, v in compile_config.items() if k != "optimizer"}
+            opt = compile_config["optimizer"]
+            training["optimizer_config"] = {"class_name": opt["class_name"],
+                                            "config": opt["config"]}  # fmt: skip
+            f.attrs["training_config"] = json.dumps(training)
+        weights = f.create_group("model_weights")
+        weights.attrs["backend"] = "numpy"
+        weights.attrs["keras_version"] = KERAS_VERSION
+        layers = list(model.layers)
+        weights.attrs["layer_names"] = _byte_names([la.name for la in layers])
+        for layer in layers:
+            group = weights.create_group(layer.name)
+            own = list(layer.weights)
+            names = [_legacy_weight_name(model, layer, w) for w in own]
+            group.attrs["weight_names"] = _byte_names(names)
+            for name, w in zip(names, own, strict=True):
+                group.create_dataset(name, data=np.asarray(w.data))
+        top = weights.create_group("top_level_model_weights")
+        top.attrs["weight_names"] = _byte_names([])
+        arrays = _optimizer_arrays(model) if compile_config is not None else None
+        if arrays is not None:
+            group = f.create_group("optimizer_weights")
+            names = _optimizer_names(model)
+            group.attrs["weight_names"] = _byte_names(names)
+            for i, (name, arr) in enumerate(zip(names, arrays, strict=True)):
+                group.create_dataset(name, data=arr.astype(np.int32) if i == 0 else arr)
+    data = buffer.getvalue()
+    _atomic_write(path, lambda fh: fh.write(data), overwrite)
+
+
+def _names_attr(group: Any, key: str, where: str) -> list[str]:
+    raw = group.attrs.get(key)
+    if raw is None:
+        raise ValueError(f"{where}: {group.name} has no {key!r} attribute")
+    try:
+        names = [
+            n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(raw).reshape(-1)
+        ]
+    except (TypeError, UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"{where}: {group.name} attribute {key!r} is not a list of names") from e
+    if len(names) > MAX_LAYERS * 16:
+        raise ValueError(f"{where}: {group.name} lists {len(names)} names, over the limit")
+    return names
+
+
+def load_h5(
+    path: str | os.PathLike,
+    custom_objects: dict | None = None,
+    compile: bool = True,
+    allow_nonfinite: bool = False,
+) -> Any:
+    """Read Keras' legacy whole-model ``.h5`` (as Keras 3 writes it) into a model here."""
+    from tinygrad_mlp.layers import weight_budget
+
+    h5py = _h5py()
+    where = f"cannot load {os.fspath(path)!r}"
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{where}: not a valid HDF5 file: {e}") from None
+    with f:
+        try:
+            text = f.attrs.get("model_config")
+            text = text.decode() if isinstance(text, bytes) else text
+            if not isinstance(text, str) or len(text) > MAX_CONFIG:
+                raise ValueError(f"{where}: the file has no model_config (a weights-only file?)")
+            config = json.loads(text)
+            training = f.attrs.get("training_config")
+            if isinstance(training, bytes):
+                training = training.decode()
+            training = json.loads(training) if training is not None else None
+            group = f.get("model_weights")
+            if not isinstance(group, h5py.Group):
+                raise ValueError(f"{where}: the file has no model_weights group")
+            stored = [0]
+
+            def count(name: str, obj: Any) -> None:
+                if isinstance(obj, h5py.Dataset):
+                    stored[0] += int(np.prod(obj.shape, dtype=np.int64))
+
+            group.visititems(count)
+            with weight_budget(stored[0], f"{where}: "):
+                model = _build_from_keras_config(config, where, custom_objects)
+            if compile and isinstance(training, dict):
+                cc = {k: training.get(k) for k in ("loss", "metrics", "loss_weights",
+                                                   "weighted_metrics")}  # fmt: skip
+                cc["optimizer"] = training.get("optimizer_config")
+                _compile_from_keras(model, cc, where)
+            _assign_legacy(model, f, group, where, allow_nonfinite, compile)
+        except (TypeError, AttributeError, KeyError, IndexError, json.JSONDecodeError,
+                UnicodeDecodeError, OSError) as e:  # fmt: skip
+            raise ValueError(
+                f"{where}: malformed legacy HDF5 model: {type(e).__name__}: {e}"
+            ) from e
+    return model
+
+
+def _assign_legacy(
+    model: Any, f: Any, group: Any, where: str, allow_nonfinite: bool, optimizer: bool
+) -> None:
+    h5py = _h5py()
+    plan = []
+    names = _names_attr(group, "layer_names", where)
+    by_name = {layer.name: layer for layer in model.layers}
+    for name in names:
+        layer = by_name.get(name)
+        sub = group.get(name)
+        if layer is None or not isinstance(sub, h5py.Group):
+            raise ValueError(f"{where}: the file's layer {name!r} is not in the model")
+        weight_names = _names_attr(sub, "weight_names", where)
+        own = list(layer.weights)
+        if len(weight_names) != len(own):
+            raise ValueError(
+                f"{where}: layer {name!r} has {len(own)} weights, the file stores "
+                f"{len(weight_names)}"
+            )
+        for w, wname in zip(own, weight_names, strict=True):
+            ds = sub.get(wname)
+            if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "biuf":
+                raise ValueError(f"{where}: weight {wname!r} of layer {name!r} is missing")
+            if tuple(ds.shape) != w.data.shape:
+                raise ValueError(
+                    f"{where}: weight {w.label!r} has shape {w.data.shape}, the file stores "
+                    f"{tuple(ds.shape)}"
+                )
+            plan.append((w, ds))
+    with_weights = [la for la in model.layers if la.weights]
+    if len({id(w) for w, _ in plan}) != sum(len(la.weights) for la in with_weights):
+        raise ValueError(f"{where}: the file does not store every weight of the model")
+    values = []
+    for w, ds in plan:
+        arr = np.asarray(ds).astype(w.data.dtype, copy=False)
+        if not allow_nonfinite and arr.size and not np.isfinite(arr).all():
+            raise ValueError(f"{where}: weight {w.label!r} holds NaN or infinite values; pass "
+                             "allow_nonfinite=True to load it anyway")  # fmt: skip
+        values.append(arr)
+    opt_group = f.get("optimizer_weights")
+    if optimizer and model.optimizer is not None and isinstance(opt_group, h5py.Group):
+        names = _names_attr(opt_group, "weight_names", where)
+        arrays = []
+        for n in names:
+            ds = opt_group.get(n)
+            if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "biuf":
+                raise ValueError(f"{where}: optimizer weight {n!r} is missing")
+            arrays.append(np.asarray(ds))
+        _set_optimizer(model, arrays, where, allow_nonfinite)
+    for (w, _), arr in zip(plan, values, strict=True):
+        w.data[...] = arr

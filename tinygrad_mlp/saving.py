@@ -764,7 +764,7 @@ def _compile_from_config(compile_config: Any, where: str) -> dict[str, Any]:
 
 
 NATIVE_EXTENSION = ".tgm"
-_MODEL_EXTENSIONS = (".keras", ".tgm")
+_MODEL_EXTENSIONS = (".keras", ".h5", ".tgm")
 _WEIGHT_EXTENSIONS = (".weights.h5", ".tgm")
 
 
@@ -778,22 +778,28 @@ def _kind_of(path: Any, extensions: tuple[str, ...], what: str) -> str:
             return ext
     if name.endswith(".h5") or name.endswith(".hdf5"):
         raise ValueError(
-            f"cannot {what} {os.fspath(path)!r}: the legacy Keras HDF5 format (.h5) is not "
-            f"supported yet; valid extensions: {', '.join(extensions)}"
+            f"cannot {what} {os.fspath(path)!r}: weights go in Keras 3's '.weights.h5' layout "
+            f"(a plain .h5 holds a whole model); valid extensions: {', '.join(extensions)}"
         )
     raise ValueError(
         f"cannot {what} {os.fspath(path)!r}: unknown file extension; valid extensions: "
         f"{', '.join(extensions)} ({'.keras' if '.keras' in extensions else '.weights.h5'} is "
-        "Keras 3's own format, .tgm this library's archive)"
+        "Keras 3's own format, .h5 Keras' legacy one, .tgm this library's archive)"
     )
 
 
 def save_any(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
-    """``model.save``: Keras 3's ``.keras`` or this library's ``.tgm``, by the name."""
-    if _kind_of(path, _MODEL_EXTENSIONS, "save to") == ".keras":
+    """``model.save``: Keras 3's ``.keras``, Keras' legacy ``.h5`` or this library's ``.tgm``,
+    by the name."""
+    kind = _kind_of(path, _MODEL_EXTENSIONS, "save to")
+    if kind == ".keras":
         from tinygrad_mlp.keras_format import save_keras
 
         save_keras(model, path, overwrite=overwrite)
+    elif kind == ".h5":
+        from tinygrad_mlp.keras_format import save_h5
+
+        save_h5(model, path, overwrite=overwrite)
     else:
         save_model(model, path, overwrite=overwrite)
 
@@ -840,6 +846,11 @@ def load_model(
     optimizer, whose state (step count, momenta, moments) is restored. Loading never
     runs code: ``safe_mode`` cannot be turned off (a Lambda is always refused).
     """
+    if _is_hdf5(path):
+        from tinygrad_mlp.keras_format import load_h5
+
+        return load_h5(path, custom_objects=custom_objects, compile=compile,
+                       allow_nonfinite=allow_nonfinite)  # fmt: skip
     if _is_keras_archive(path):
         from tinygrad_mlp.keras_format import load_keras
 
