@@ -169,3 +169,35 @@ def test_mutated_archives_load_or_are_value_errors(extension, tmp_path, monkeypa
     assert sorted(os.listdir(folder)) == [target.name]
     assert not list(cwd.iterdir()) and not (Path(tmp_path) / "PWNED").exists()
     assert outcomes["refused"] > CASES_PER_FORMAT // 2 and outcomes["loaded"] > 0, outcomes
+
+
+@pytest.mark.parametrize("extension", [".tgm", ".keras"])
+def test_a_small_forged_config_cannot_allocate_gigabytes(extension, tmp_path):
+    """A few bytes of JSON asking for a 10^5 x 10^5 kernel (40 GB), or 20,000 layers: refused
+    fast, with tracked memory far below what the config asks for."""
+    model, _ = _model()
+    valid = tmp_path / f"valid{extension}"
+    model.save(valid)
+    members = _members(valid.read_bytes())
+    key = "config.json"
+    for forge in ("huge", "many"):
+        doc = json.loads(members[key])
+        layers = next(v for p, v in _paths(doc) if p and p[-1] == "layers")
+        dense = next(e for e in layers if e.get("class_name") == "Dense")
+        if forge == "huge":
+            dense["config"]["units"] = 100_000
+            first = next(e for e in layers if e.get("class_name") == "InputLayer")["config"]
+            first["batch_shape" if extension == ".keras" else "batch_input_shape"] = [None, 100_000]
+        else:  # 20,000 small layers: under a megabyte of JSON
+            layers.extend([{"class_name": "Dense", "config": {"units": 1}}] * 20_000)
+        bad = tmp_path / f"{forge}{extension}"
+        bad.write_bytes(_zip([(n, json.dumps(doc).encode() if n == key else d)
+                              for n, d in members.items()]))  # fmt: skip
+        tracemalloc.start()
+        try:
+            with pytest.raises(ValueError, match="stored weights|limit"):
+                tm.models.load_model(bad)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 64 * 2**20, (forge, peak)

@@ -58,6 +58,16 @@ class ConfigEquality(Configurable):
         return hash((type(self).__name__, repr(self)))
 
 
+# users' own classes and functions, by ``"package>Name"`` (and by plain name), registered
+# with ``saving.register_keras_serializable``: found by every ``get``/``deserialize``
+CUSTOM_OBJECTS: dict[str, Any] = {}
+
+
+def registered(name: Any) -> Any:
+    """The object registered under ``name`` (or None); never imports or runs anything."""
+    return CUSTOM_OBJECTS.get(name) if isinstance(name, str) else None
+
+
 class Registry:
     """Name/class/config lookup for one kind of object (``kind`` names it in errors).
 
@@ -119,15 +129,16 @@ class Registry:
         return ValueError(f"Unknown {self.label}: {shown}. Valid names are: {self.valid_names()}")
 
     def from_name(self, name: str) -> Any:
-        """A new object for an exact class name, else for a case-insensitive alias."""
-        maker = self.classes.get(name) or self.aliases.get(name.lower())
+        """A new object for an exact class name, else for a case-insensitive alias, else for
+        a name registered with ``saving.register_keras_serializable``."""
+        maker = self.classes.get(name) or self.aliases.get(name.lower()) or registered(name)
         if maker is None:
             raise self.unknown(name)
         return maker()
 
     def class_for(self, name: Any, custom_objects: Mapping[str, Any] | None = None) -> type:
         """The class a config's ``class_name`` names (``custom_objects`` first)."""
-        cls = (custom_objects or {}).get(name) or self.classes.get(name)
+        cls = (custom_objects or {}).get(name) or self.classes.get(name) or registered(name)
         if cls is None:
             alias = self.aliases.get(str(name).lower())
             # an alias that is a factory (regularizers' 'l1_l2') has no from_config

@@ -137,8 +137,10 @@ def _keras_layer(layer: Any, functional_nodes: Any = None) -> dict[str, Any]:
                 f"cannot write the Lambda layer {layer.name!r} into a Keras file: its function "
                 "is Python code, which Keras' safe loading refuses; use a named layer"
             )
-        entry = {"module": "keras.layers", "class_name": type(layer).__name__,
-                 "config": _keras_layer_config(layer), "registered_name": None}  # fmt: skip
+        registered = getattr(type(layer), "_registered_name", None)
+        entry = {"module": type(layer).__module__ if registered else "keras.layers",
+                 "class_name": type(layer).__name__, "config": _keras_layer_config(layer),
+                 "registered_name": registered}  # fmt: skip
         if layer.built:
             shape = layer._build_shape
             entry["build_config"] = {"input_shape": _jsonable_shape(shape)}
@@ -400,8 +402,16 @@ def _strip(entry: Any, where: str) -> Any:
         if entry.get("class_name") == "DTypePolicy":
             return entry.get("config", {}).get("name", "float32")
         if "class_name" in entry and "config" in entry:
+            from tinygrad_mlp._registry import registered
+
+            registered_name = entry.get("registered_name")
             if (
-                entry.get("registered_name") not in (None, entry["class_name"])
+                registered_name not in (None, entry["class_name"])
+                and registered(registered_name) is not None
+            ):  # a user's class registered with register_keras_serializable
+                return {"class_name": registered_name, "config": _strip(entry["config"], where)}
+            if (
+                registered_name not in (None, entry["class_name"])
                 or str(entry.get("module", "keras")).split(".")[0] != "keras"
             ):
                 raise ValueError(
@@ -442,8 +452,14 @@ def _our_layer_entry(entry: dict[str, Any], where: str, custom_objects: Any) -> 
     if name in ("Sequential", "Functional", "Model"):
         config = _our_model_config(name, entry["config"], where, custom_objects)
         return {"class_name": "Functional" if name == "Model" else name, "config": config}
+    from tinygrad_mlp._registry import CUSTOM_OBJECTS
+
     known = dict(layers_module._LAYERS)
+    known.update({k: v for k, v in CUSTOM_OBJECTS.items() if isinstance(v, type)})
     known.update(custom_objects or {})
+    registered_name = entry.get("registered_name")
+    if isinstance(registered_name, str) and registered_name in known:
+        name = registered_name  # "package>Name": the user's registered class
     cls = known.get(name)
     if cls is None:
         raise ValueError(

@@ -1777,10 +1777,14 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, type] | None =
         raise ValueError(
             f"a layer config must be a dict with 'class_name' and 'config', received {config!r}"
         )
+    from tinygrad_mlp._registry import CUSTOM_OBJECTS
+
     known = dict(_LAYERS)
+    known.update({k: v for k, v in CUSTOM_OBJECTS.items() if isinstance(v, type)})
     if custom_objects:
         known.update(custom_objects)
-    cls = known.get(config["class_name"])
+    name = config["class_name"]
+    cls = known.get(name) if isinstance(name, str) else None
     if cls is None:
         raise ValueError(
             f"Unknown layer class {config['class_name']!r}; known layers: {sorted(known)}"

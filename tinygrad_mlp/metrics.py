@@ -830,6 +830,11 @@ def get(identifier: str | MetricFn, loss: Any = None) -> MetricFn:
             return _CLASSES[key](name=identifier)
         fn = _BY_NAME.get(key)
         if fn is None:
+            from tinygrad_mlp._registry import registered
+
+            custom = registered(identifier)
+            if custom is not None:
+                return custom() if isinstance(custom, type) else custom
             raise ValueError(
                 f"Unknown metric function: '{identifier}'. Valid names are: "
                 f"{', '.join(sorted(_BY_NAME))}"

@@ -578,12 +578,15 @@ def _known(module: Any, base: type) -> dict[str, type]:
     }
 
 
-def _check_layer_classes(model_config: Any, where: str) -> None:
+def _check_layer_classes(model_config: Any, where: str, custom_objects: Any = None) -> None:
     """Refuse any layer class this library does not define, before building anything."""
     from tinygrad_mlp import layers
+    from tinygrad_mlp._registry import CUSTOM_OBJECTS
 
     known = dict(getattr(layers, "_LAYERS", None) or _known(layers, layers.Layer))
     known.pop("Layer", None)
+    known.update({k: v for k, v in CUSTOM_OBJECTS.items() if isinstance(v, type)})
+    known.update(custom_objects or {})
     inner = model_config.get("config") if isinstance(model_config, dict) else None
     layer_list = inner.get("layers") if isinstance(inner, dict) else None
     if not isinstance(layer_list, list):
@@ -613,16 +616,16 @@ def _check_finite(arrays: list[tuple[str, np.ndarray]], where: str, allowed: boo
             )
 
 
-def _build_model(archive: _Archive, where: str) -> Any:
+def _build_model(archive: _Archive, where: str, custom_objects: Any = None) -> Any:
     """Build under a budget: the layers may allocate no more than the stored arrays."""
     from tinygrad_mlp.layers import weight_budget
 
     stored = sum(int(arr.size) for _, arr in archive.weights)
     with weight_budget(stored, ""):  # the refusal is wrapped with ``where`` below
-        return _build_model_unbudgeted(archive, where)
+        return _build_model_unbudgeted(archive, where, custom_objects)
 
 
-def _build_model_unbudgeted(archive: _Archive, where: str) -> Any:
+def _build_model_unbudgeted(archive: _Archive, where: str, custom_objects: Any = None) -> Any:
     from tinygrad_mlp import models
 
     model_config = archive.config["model"]
@@ -638,9 +641,9 @@ def _build_model_unbudgeted(archive: _Archive, where: str) -> Any:
             f"{where}: unknown model class {cls_name!r}; known model classes: "
             f"{', '.join(sorted(known_models))}"
         )
-    _check_layer_classes(model_config, where)
+    _check_layer_classes(model_config, where, custom_objects)
     try:
-        return known_models[cls_name].from_config(model_config["config"])
+        return known_models[cls_name].from_config(model_config["config"], custom_objects)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
         raise ValueError(f"{where}: invalid model config in config.json: {e}") from e
 
@@ -763,6 +766,51 @@ def _compile_from_config(compile_config: Any, where: str) -> dict[str, Any]:
     }
 
 
+def register_keras_serializable(package: str = "Custom", name: str | None = None) -> Any:
+    """Decorator: make a class (a layer, loss, metric, ...) or a function loadable by name.
+
+    ``@register_keras_serializable(package="course")`` on ``class Scale(Layer)`` lets
+    ``load_model`` rebuild it from a file (``.tgm`` or Keras') without ``custom_objects``,
+    under the registered name ``"course>Scale"``, as in Keras. Loading looks names up
+    here; it never imports a module or runs code a file names.
+    """
+    from tinygrad_mlp._registry import CUSTOM_OBJECTS
+
+    def decorator(obj: Any) -> Any:
+        key = f"{package}>{name or obj.__name__}"
+        if key in CUSTOM_OBJECTS and CUSTOM_OBJECTS[key] is not obj:
+            raise ValueError(f"{key} has already been registered to {CUSTOM_OBJECTS[key]}")
+        if isinstance(obj, type) and not hasattr(obj, "get_config"):
+            raise ValueError(
+                f"Cannot register a class that does not have a get_config() method: {obj!r}"
+            )
+        CUSTOM_OBJECTS[key] = obj
+        CUSTOM_OBJECTS.setdefault(name or obj.__name__, obj)
+        obj._registered_name = key
+        return obj
+
+    return decorator
+
+
+def get_registered_name(obj: Any) -> str:
+    """``"package>Name"`` for a registered object, else its name."""
+    return getattr(obj, "_registered_name", None) or getattr(obj, "__name__", type(obj).__name__)
+
+
+def get_registered_object(name: str, custom_objects: dict | None = None) -> Any:
+    """The object registered (or given in ``custom_objects``) under ``name``, or None."""
+    from tinygrad_mlp._registry import registered
+
+    return (custom_objects or {}).get(name) or registered(name)
+
+
+def get_custom_objects() -> dict[str, Any]:
+    """The live registry of ``register_keras_serializable`` (Keras' ``get_custom_objects``)."""
+    from tinygrad_mlp._registry import CUSTOM_OBJECTS
+
+    return CUSTOM_OBJECTS
+
+
 NATIVE_EXTENSION = ".tgm"
 _MODEL_EXTENSIONS = (".keras", ".h5", ".tgm")
 _WEIGHT_EXTENSIONS = (".weights.h5", ".tgm")
@@ -868,7 +916,7 @@ def load_model(
     if compile_config is not None:
         compiled = _compile_from_config(compile_config, where)
     _check_finite(archive.weights + archive.state, where, allow_nonfinite)
-    model = _build_model(archive, where)
+    model = _build_model(archive, where, custom_objects)
     _check_weights_fit(model, archive.weights, where)
     _restore_rng_states(model, archive.config.get("rng_states", []), where)
     model.set_weights([arr for _, arr in archive.weights])
