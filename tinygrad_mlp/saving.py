@@ -266,7 +266,9 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[Any], None], overwri
 def save_model(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
     """Save architecture, compile settings, weights and optimizer state to one zip archive.
 
-    Any file name works; ``.tgm`` is the recommended extension. The write is atomic.
+    ``model.save(path)`` calls this for a ``.tgm`` name (``.keras`` and ``.h5`` write
+    Keras' formats); called directly it writes the archive whatever the name. The write
+    is atomic.
 
     >>> model.save("circle.tgm")                   # doctest: +SKIP
     >>> same = load_model("circle.tgm")            # doctest: +SKIP
