@@ -423,6 +423,31 @@ class Optimizer(ABC):
             self._update(var.data, g, self._slots[i], self._scratch[i], lr)
         self.iterations += 1
 
+    def _apply_known(self, grads: list[Any], variables: list[Value]) -> None:
+        """The trainer's step: ``apply_gradients(zip(grads, variables))`` with the same list of
+        variables as the step before (``fit`` passes one list for the whole run), so the
+        per-pair checks and the slot lookups are done once; the arithmetic is the same."""
+        plan = self.__dict__.get("_known_plan")
+        if plan is None or plan[0] is not variables or len(plan[1]) != len(variables):
+            if self.clipnorm or self.clipvalue or self.global_clipnorm or self.weight_decay:
+                self.apply_gradients(zip(grads, variables, strict=True))
+                return
+            self.build(variables)
+            plan = (variables, [self._index[id(v)] for v in variables],
+                    [(v.data.shape, v.data.dtype) for v in variables])  # fmt: skip
+            self.__dict__["_known_plan"] = plan
+        _, indices, specs = plan
+        for g, (shape, dtype) in zip(grads, specs, strict=True):
+            if g is None or type(g) is not np.ndarray or g.shape != shape or g.dtype != dtype:
+                self.apply_gradients(zip(grads, variables, strict=True))  # the careful path
+                return
+        lr = self.learning_rate
+        self._before_step()
+        slots, scratch, update = self._slots, self._scratch, self._update
+        for g, var, i in zip(grads, variables, indices, strict=True):
+            update(var.data, g, slots[i], scratch[i], lr)
+        self.iterations += 1
+
     def apply(self, grads: Sequence[Any], trainable_variables: Sequence[Value]) -> None:
         """Keras 3's spelling: ``apply(grads, variables)`` = ``apply_gradients(zip(...))``."""
         if len(grads) != len(trainable_variables):

@@ -455,7 +455,11 @@ class Trainer:
         # TerminateOnNaN stops training at the end of such a batch
         if trainable and loss.requires_grad:
             grads = grad(loss, trainable)
-            self.optimizer.apply_gradients(list(zip(grads, trainable, strict=True)))
+            fast = getattr(self.optimizer, "_apply_known", None)
+            if fast is not None:
+                fast(grads, trainable)
+            else:  # a user's optimizer with only Keras' apply_gradients
+                self.optimizer.apply_gradients(list(zip(grads, trainable, strict=True)))
             for weight, constraint in self._constrained:
                 _project(weight, constraint)
         return value, per, preds
