@@ -663,6 +663,58 @@ def memory_check(total_steps: int = 10_000) -> None:
     )
 
 
+def predict_check(repeat: int, rows: int = 100_000) -> None:
+    """``predict`` on ``rows`` rows of the digits network at the default batch size (32),
+    against the floor's forward pass and PyTorch's, batch by batch, interleaved."""
+    w = next((x for x in workloads(quick=True, only="b")), None)
+    if w is None:
+        return
+    x = np.random.default_rng(0).random((rows, 64)).astype(F32)
+    ours, floor = Ours(w), NumpyMLP(w)
+
+    def run_ours() -> None:
+        ours.model.predict(x, verbose=0)
+
+    def run_floor() -> None:
+        out = np.empty((len(x), 10), F32)
+        for s in range(0, len(x), 32):
+            z = floor.logits(x[s : s + 32])
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            out[s : s + 32] = e / e.sum(axis=1, keepdims=True)
+
+    fns: dict[str, Callable[[], None]] = {
+        "tinygrad_mlp predict": run_ours,
+        "numpy floor": run_floor,
+    }
+    torch = optional_import("torch")
+    if torch is not None:
+        net = Torch(w, torch).net
+
+        def run_torch() -> None:
+            with torch.no_grad():
+                xt = torch.from_numpy(x)
+                for s in range(0, len(x), 32):
+                    torch.softmax(net(xt[s : s + 32]), dim=1)
+
+        fns[f"torch {torch.__version__} eager"] = run_torch
+    per: dict[str, list[float]] = {k: [] for k in fns}
+    names = list(fns)
+    for name in names:
+        fns[name]()  # warm-up
+    for r in range(repeat):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            fns[name]()
+            per[name].append(time.perf_counter() - start)
+    rows_out = [[name, statistics.median(ts) * 1e3, _ratio_text(name, ts, per, "numpy floor")]
+                for name, ts in per.items()]  # fmt: skip
+    print(f"predict on {rows:,} rows of (b)'s network, batch size 32 (median of {repeat}):")
+    print(table(["implementation", "ms", "time vs numpy floor"], rows_out))
+    ok = all(statistics.median(per["tinygrad_mlp predict"]) < statistics.median(ts)
+             for name, ts in per.items() if name != "tinygrad_mlp predict")  # fmt: skip
+    print("target: faster than the floor and than PyTorch -> " + ("met" if ok else "MISSED"))
+
+
 def verdict(key: str, times: dict[str, float], accuracy: dict[str, float]) -> str:
     """' -> met' or ' -> MISSED (...)' for a workload's targets, when the rows exist."""
     ours, floor = times.get("tinygrad_mlp fit"), times.get("numpy floor")
@@ -743,6 +795,9 @@ def main(argv: list[str] | None = None) -> None:
             headers.append("test accuracy")
         print(table(headers, rows))
         print(TARGETS[w.name[1]] + verdict(w.name[1], times, accuracy))
+    if args.only in (None, "b"):
+        print()
+        predict_check(repeat)
     if not args.no_memory and args.only in (None, "a"):
         print()
         memory_check()

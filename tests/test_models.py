@@ -462,3 +462,28 @@ def test_freezing_a_layer_between_fits_is_seen_by_the_next_fit():
     model.layers[0].trainable = True
     model.fit(x, y, epochs=1, verbose=0)
     assert not np.array_equal(before[0], model.layers[0].get_weights()[0])
+
+
+def test_predict_in_chunks_equals_batch_by_batch_and_counts_batches(capsys):
+    from tinygrad_mlp.callbacks import Callback
+    from tinygrad_mlp.layers import BatchNormalization, Dropout
+
+    model = Sequential([Dense(32, input_dim=8, activation="relu"), BatchNormalization(),
+                        Dropout(0.5), Dense(3, activation="softmax")])  # fmt: skip
+    x = np.random.default_rng(0).standard_normal((20_000, 8)).astype("float32")
+
+    class Seen(Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = 0
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.batches += 1
+
+    seen = Seen()
+    one_by_one = model.predict(x, verbose=0, callbacks=[seen])  # a callback sees every batch
+    assert seen.batches == 625
+    chunked = model.predict(x, verbose=1)
+    np.testing.assert_allclose(chunked, one_by_one, rtol=1e-6, atol=1e-7)
+    assert "625/625" in capsys.readouterr().out  # the bar counts batches of 32, as Keras
+    assert model.predict(x, steps=3, verbose=0).shape == (96, 3)

@@ -193,6 +193,21 @@ class Model(Trainer, Layer):
                 "model.build((None, n)), or call fit() first."
             )
 
+    def _rows_independent(self) -> bool:
+        """True when, in inference, each output row depends on its input row alone: every
+        layer is one of this library's (a user's layer or a Lambda may mix rows)."""
+        if type(self) not in (Sequential, Functional):
+            return False
+        for layer in self._sublayers():
+            if isinstance(layer, Model):
+                if not layer._rows_independent():
+                    return False
+            elif type(layer).__module__ != layers_module.__name__ or isinstance(
+                layer, layers_module.Lambda
+            ):
+                return False
+        return True
+
     def count_params(self) -> int:
         """The number of scalars in all weights."""
         self._require_built("count_params")
