@@ -182,6 +182,16 @@ class CallbackList:
         if params:
             self.set_params(params)
 
+    @property
+    def wants_train_batches(self) -> bool:
+        """True when some callback overrides a per-batch training hook; without one, ``fit``
+        skips the calls and the running logs they would receive (the epoch's are the same)."""
+        return any(
+            type(cb).on_train_batch_begin is not Callback.on_train_batch_begin
+            or type(cb).on_train_batch_end is not Callback.on_train_batch_end
+            for cb in self.callbacks
+        )
+
     def append(self, callback: Callback) -> None:
         self.callbacks.append(callback)
         if self.model is not None:

@@ -586,11 +586,13 @@ class Trainer:
         cbs.on_train_begin()
         epoch_logs: dict[str, float] = {}
         warned = False  # a loss that turns NaN/inf is said once per fit, never hidden
+        batch_hooks = cbs.wants_train_batches
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             totals = _Totals(plan)
             for step, (xb, yb, swb) in enumerate(train.epoch()):
-                cbs.on_train_batch_begin(step)
+                if batch_hooks:
+                    cbs.on_train_batch_begin(step)
                 loss_value, per, preds = self._train_step(xb, yb, swb, plan, trainable)
                 if not warned and not math.isfinite(loss_value):
                     warned = True
@@ -602,9 +604,10 @@ class Trainer:
                         stacklevel=2,
                     )
                 totals.add(loss_value, per, yb, preds, swb)
-                cbs.on_train_batch_end(step, totals.logs())
-                if self.stop_training:
-                    break
+                if batch_hooks:
+                    cbs.on_train_batch_end(step, totals.logs())
+                    if self.stop_training:
+                        break
             train.on_epoch_end()
             if totals.count == 0:  # the generator ran out before this epoch began
                 break
