@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("h5py", reason="h5py is in the 'test' extra (Keras' files)")
+# building the duplicated-member cases makes zipfile warn, as it should
+pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
 
 import tinygrad_mlp as tm  # noqa: E402
 from tinygrad_mlp.layers import BatchNormalization, Dense, Dropout  # noqa: E402
