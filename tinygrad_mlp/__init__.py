@@ -44,7 +44,8 @@ _SUBMODULES = frozenset(
         "activations", "backend", "backprop", "callbacks", "constraints", "course", "datasets",
         "explain", "initializers", "layers", "losses", "metrics", "models", "nn", "optimizers",
         "pages", "plotting", "preprocessing", "regularizers", "saving", "summary", "symbolic",
-        "testing", "trainer", "data_adapters", "utils", "visualization",
+        "testing", "trainer", "data_adapters", "utils", "visualization", "wrappers",
+        "keras_format", "onnx_export",
     }
 )  # fmt: skip
 _LAZY = {
