@@ -108,7 +108,7 @@ def _keras_layer_config(layer: Any) -> dict[str, Any]:
     return config
 
 
-def _keras_layer(layer: Any, functional_nodes: Any = None) -> dict[str, Any]:
+def _keras_layer(layer: Any) -> dict[str, Any]:
     from tinygrad_mlp.layers import InputLayer
     from tinygrad_mlp.models import Functional, Model, Sequential
 
@@ -347,25 +347,26 @@ def _write_h5(model: Any, include_optimizer: bool = True) -> bytes:
     return buffer.getvalue()
 
 
-def save_keras(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
-    """Write ``model`` as Keras 3's ``.keras`` zip (atomically)."""
+def _model_entry(model: Any, kind: str) -> dict[str, Any]:
+    """The model's own Keras entry (as ``_keras_layer`` writes a nested one); a subclassed
+    model, whose architecture is code, is refused."""
     from tinygrad_mlp.models import Functional, Sequential
-    from tinygrad_mlp.saving import _atomic_write
 
     if isinstance(model, Sequential):
         model._require_built("save")
-        config = {"module": "keras", "class_name": "Sequential",
-                  "config": _sequential_config(model), "registered_name": None,
-                  "build_config": {"input_shape": list(model.input_shape)}}  # fmt: skip
-    elif isinstance(model, Functional):
-        config = {"module": "keras.src.models.functional", "class_name": "Functional",
-                  "config": _functional_config(model), "registered_name": "Functional",
-                  "build_config": {"input_shape": None}}  # fmt: skip
-    else:
+    elif not isinstance(model, Functional):
         raise ValueError(
-            f"cannot write the subclassed model {type(model).__name__!r} as a .keras file: its "
+            f"cannot write the subclassed model {type(model).__name__!r} as a {kind} file: its "
             "architecture is Python code; save its weights with save_weights('x.weights.h5')"
         )
+    return _keras_layer(model)
+
+
+def save_keras(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
+    """Write ``model`` as Keras 3's ``.keras`` zip (atomically)."""
+    from tinygrad_mlp.saving import _atomic_write
+
+    config = _model_entry(model, ".keras")
     compile_config = _keras_compile_config(model)
     if compile_config is not None:
         config["compile_config"] = compile_config
@@ -616,6 +617,20 @@ def _read_h5_arrays(group: Any, where: str, path: str) -> list[np.ndarray]:
     return out
 
 
+def _read_checked(plan: list[tuple[Any, Any]], where: str, allow_nonfinite: bool) -> list:
+    """Each (weight, dataset) pair's array in the weight's dtype; NaN/inf refused unless allowed."""
+    values = []
+    for w, ds in plan:
+        arr = np.asarray(ds).astype(w.data.dtype, copy=False)
+        if not allow_nonfinite and arr.size and not np.isfinite(arr).all():
+            raise ValueError(
+                f"{where}: weight {w.label!r} holds NaN or infinite values; pass "
+                "allow_nonfinite=True to load it anyway"
+            )
+        values.append(arr)
+    return values
+
+
 def _assign_h5(model: Any, data: bytes, where: str, allow_nonfinite: bool, optimizer: bool) -> None:
     """Check every stored array against the model, then assign them all."""
     h5py = _h5py()
@@ -654,15 +669,7 @@ def _assign_h5(model: Any, data: bytes, where: str, allow_nonfinite: bool, optim
             opt_arrays = [
                 np.asarray(ds) for ds in _read_h5_arrays(opt_group, where, "optimizer/vars")
             ]
-        values = []
-        for w, ds in plan:
-            arr = np.asarray(ds).astype(w.data.dtype, copy=False)
-            if not allow_nonfinite and arr.size and not np.isfinite(arr).all():
-                raise ValueError(
-                    f"{where}: weight {w.label!r} holds NaN or infinite values; pass "
-                    "allow_nonfinite=True to load it anyway"
-                )
-            values.append(arr)
+        values = _read_checked(plan, where, allow_nonfinite)
     if opt_arrays is not None:
         _set_optimizer(model, opt_arrays, where, allow_nonfinite)
     for (w, _), arr in zip(plan, values, strict=True):
@@ -676,7 +683,6 @@ def _set_optimizer(model: Any, arrays: list[np.ndarray], where: str, allow_nonfi
     if passes is None:
         raise ValueError(f"{where}: the optimizer {name} has no Keras variable layout")
     opt.build(model.trainable_weights)
-    k = 0
     if len(arrays) < 1:
         raise ValueError(f"{where}: the optimizer state is empty")
     iterations = int(np.asarray(arrays[0]).reshape(()))
@@ -820,20 +826,11 @@ def _legacy_weight_name(model: Any, layer: Any, w: Any) -> str:
 def save_h5(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
     """Write Keras' legacy ``.h5``: ``model_config`` and ``training_config`` as JSON
     attributes, ``model_weights/<layer>/<weight name>`` and ``optimizer_weights``."""
-    from tinygrad_mlp.models import Functional, Sequential
     from tinygrad_mlp.saving import _atomic_write
 
     h5py = _h5py()
-    if isinstance(model, Sequential):
-        model._require_built("save")
-        config = {"class_name": "Sequential", "config": _sequential_config(model)}
-    elif isinstance(model, Functional):
-        config = {"class_name": "Functional", "config": _functional_config(model)}
-    else:
-        raise ValueError(
-            f"cannot write the subclassed model {type(model).__name__!r} as a .h5 file: its "
-            "architecture is Python code; save its weights with save_weights('x.weights.h5')"
-        )
+    entry = _model_entry(model, ".h5")
+    config = {"class_name": entry["class_name"], "config": entry["config"]}
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         f.attrs["backend"] = "numpy"
@@ -970,13 +967,7 @@ def _assign_legacy(
     with_weights = [la for la in model.layers if la.weights]
     if len({id(w) for w, _ in plan}) != sum(len(la.weights) for la in with_weights):
         raise ValueError(f"{where}: the file does not store every weight of the model")
-    values = []
-    for w, ds in plan:
-        arr = np.asarray(ds).astype(w.data.dtype, copy=False)
-        if not allow_nonfinite and arr.size and not np.isfinite(arr).all():
-            raise ValueError(f"{where}: weight {w.label!r} holds NaN or infinite values; pass "
-                             "allow_nonfinite=True to load it anyway")  # fmt: skip
-        values.append(arr)
+    values = _read_checked(plan, where, allow_nonfinite)
     opt_group = f.get("optimizer_weights")
     if optimizer and model.optimizer is not None and isinstance(opt_group, h5py.Group):
         names = _names_attr(opt_group, "weight_names", where)

@@ -1605,18 +1605,20 @@ class _Merge(Layer):
         self._check_shapes([tuple(v.shape) for v in inputs])
         return self._merge(list(inputs))
 
+    @staticmethod
+    def _pair(a: Value, b: Value) -> Value:
+        return a + b
+
     def _merge(self, inputs: list[Value]) -> Value:
-        raise NotImplementedError
+        """``pair`` folded over the inputs from the left: ``pair(pair(x1, x2), x3)...``."""
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = self._pair(out, x)
+        return out
 
 
 class Add(_Merge):
     """The elementwise sum of its inputs."""
-
-    def _merge(self, inputs: list[Value]) -> Value:
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = out + x
-        return out
 
 
 class Subtract(_Merge):
@@ -1624,49 +1626,44 @@ class Subtract(_Merge):
 
     _max_inputs = 2
 
-    def _merge(self, inputs: list[Value]) -> Value:
-        return inputs[0] - inputs[1]
+    @staticmethod
+    def _pair(a: Value, b: Value) -> Value:
+        return a - b
 
 
 class Multiply(_Merge):
     """The elementwise product of its inputs."""
 
-    def _merge(self, inputs: list[Value]) -> Value:
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = out * x
-        return out
+    @staticmethod
+    def _pair(a: Value, b: Value) -> Value:
+        return a * b
 
 
 class Average(_Merge):
     """The elementwise mean of its inputs: ``(x1 + ... + xn) / n``."""
 
     def _merge(self, inputs: list[Value]) -> Value:
-        return Add._merge(self, inputs) / float(len(inputs))
+        return super()._merge(inputs) / float(len(inputs))
 
 
 class Maximum(_Merge):
     """The elementwise maximum (ties share the gradient equally, as PyTorch)."""
 
-    def _merge(self, inputs: list[Value]) -> Value:
+    @staticmethod
+    def _pair(a: Value, b: Value) -> Value:
         from tinygrad_mlp.numpy_ops import maximum
 
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = maximum(out, x)
-        return out
+        return maximum(a, b)
 
 
 class Minimum(_Merge):
     """The elementwise minimum."""
 
-    def _merge(self, inputs: list[Value]) -> Value:
+    @staticmethod
+    def _pair(a: Value, b: Value) -> Value:
         from tinygrad_mlp.numpy_ops import minimum
 
-        out = inputs[0]
-        for x in inputs[1:]:
-            out = minimum(out, x)
-        return out
+        return minimum(a, b)
 
 
 class Concatenate(_Merge):

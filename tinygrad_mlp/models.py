@@ -102,8 +102,7 @@ def clone_model(
         raise ValueError(f"clone_model expects a Model, received {type(model).__name__}")
     clone = clone_function or (lambda layer: type(layer).from_config(layer.get_config()))
     if isinstance(model, Sequential):
-        new = Sequential(name=model.name + "_clone" if False else None)
-        new.name = model.name
+        new = Sequential(name=model.name)
         if model._input_layer is not None:
             new.add(InputLayer(batch_input_shape=model._input_layer._batch_input_shape))
         for layer in model.layers:

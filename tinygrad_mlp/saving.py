@@ -263,6 +263,21 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[Any], None], overwri
             os.close(dir_fd)
 
 
+def _archive_parts(model: Any) -> tuple[dict[str, Any], list, list]:
+    """config.json's content, the weights and the optimizer state of a model's archive."""
+    weights = _model_weights(model)
+    optimizer = getattr(model, "optimizer", None)
+    state = _optimizer_state(optimizer) if optimizer is not None else []
+    config = {
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "compile": _compile_config(model),
+        "weights": _manifest(weights),
+        "optimizer_state": _manifest(state),
+        "rng_states": _rng_states(model),
+    }
+    return config, weights, state
+
+
 def save_model(model: Any, path: str | os.PathLike, overwrite: bool = True) -> None:
     """Save architecture, compile settings, weights and optimizer state to one zip archive.
 
@@ -273,16 +288,7 @@ def save_model(model: Any, path: str | os.PathLike, overwrite: bool = True) -> N
     >>> model.save("circle.tgm")                   # doctest: +SKIP
     >>> same = load_model("circle.tgm")            # doctest: +SKIP
     """
-    weights = _model_weights(model)
-    optimizer = getattr(model, "optimizer", None)
-    state = _optimizer_state(optimizer) if optimizer is not None else []
-    config = {
-        "model": {"class_name": type(model).__name__, "config": model.get_config()},
-        "compile": _compile_config(model),
-        "weights": _manifest(weights),
-        "optimizer_state": _manifest(state),
-        "rng_states": _rng_states(model),
-    }
+    config, weights, state = _archive_parts(model)
     _to_json(config)  # fail on an unserializable config before touching the disk
     metadata = _metadata("model")
     _atomic_write(path, lambda f: _write_members(f, metadata, config, weights, state), overwrite)
@@ -290,16 +296,7 @@ def save_model(model: Any, path: str | os.PathLike, overwrite: bool = True) -> N
 
 def model_to_bytes(model: Any) -> bytes:
     """The ``.tgm`` archive of ``model`` in memory (what pickling a model stores)."""
-    weights = _model_weights(model)
-    optimizer = getattr(model, "optimizer", None)
-    state = _optimizer_state(optimizer) if optimizer is not None else []
-    config = {
-        "model": {"class_name": type(model).__name__, "config": model.get_config()},
-        "compile": _compile_config(model),
-        "weights": _manifest(weights),
-        "optimizer_state": _manifest(state),
-        "rng_states": _rng_states(model),
-    }
+    config, weights, state = _archive_parts(model)
     buffer = io.BytesIO()
     _write_members(buffer, _metadata("model"), config, weights, state)
     return buffer.getvalue()
