@@ -95,13 +95,18 @@ def sigmoid_cross_entropy_with_logits(y_true: np.ndarray, logits: Value) -> Valu
     """
     z = logits.data
     y = np.asarray(y_true, dtype=z.dtype)
+    data, probs = _sigmoid_ce_arrays(z, y, logits.requires_grad)
+    return Value._make(data, (logits,), "sigmoid_cross_entropy", _sigmoid_bce_bw, (y, probs))
+
+
+def _sigmoid_ce_arrays(z: np.ndarray, y: np.ndarray, probs: bool) -> tuple[Any, Any]:
+    """The NumPy of the op (shared with the replayed step): elementwise losses, and
+    sigmoid(z) for the gradient when ``probs``."""
     e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
     data = np.maximum(z, 0) - z * y + np.log1p(e)
-    probs = None
-    if logits.requires_grad:
-        probs = np.where(z >= 0, 1.0, e) / (1.0 + e)
-        probs = probs.astype(z.dtype, copy=False)
-    return Value._make(data, (logits,), "sigmoid_cross_entropy", _sigmoid_bce_bw, (y, probs))
+    if not probs:
+        return data, None
+    return data, (np.where(z >= 0, 1.0, e) / (1.0 + e)).astype(z.dtype, copy=False)
 
 
 def _softmax_ce_bw(g, out, ctx, z):
@@ -120,18 +125,24 @@ def softmax_cross_entropy_with_logits(y_true: np.ndarray, logits: Value) -> Valu
     """
     z = logits.data
     y = np.asarray(y_true, dtype=z.dtype)
+    data, y_sum, probs = _softmax_ce_arrays(z, y, logits.requires_grad)
+    ctx = (y, y_sum, probs)
+    return Value._make(data, (logits,), "softmax_cross_entropy", _softmax_ce_bw, ctx)
+
+
+def _softmax_ce_arrays(z: np.ndarray, y: np.ndarray, probs: bool) -> tuple[Any, Any, Any]:
+    """The NumPy of the op (shared with the replayed step): per-sample losses, the targets'
+    row sums, and softmax(z) for the gradient when ``probs``."""
     shifted = z - z.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=-1, keepdims=True)
     # logsumexp(z) - sum y z = log(total) - sum y (z - max), as y sums to y_sum
     y_sum = y.sum(axis=-1, keepdims=True)
     data = (np.log(total) * y_sum - (y * shifted).sum(axis=-1, keepdims=True))[..., 0]
-    probs = None
-    if logits.requires_grad:
-        e /= total
-        probs = e
-    ctx = (y, y_sum, probs)
-    return Value._make(data, (logits,), "softmax_cross_entropy", _softmax_ce_bw, ctx)
+    if not probs:
+        return data, y_sum, None
+    e /= total
+    return data, y_sum, e
 
 
 def _sparse_softmax_ce_bw(g, out, ctx, z):
@@ -142,10 +153,14 @@ def _sparse_softmax_ce_bw(g, out, ctx, z):
         onehot = np.zeros(z.shape, dtype=z.dtype)
         onehot[rows, labels] = 1.0
         return (g.reshape(tuple(g.shape) + (1,)) * (_softmax(z, -1) - onehot),)
-    d = probs.copy()
-    d[rows, labels] -= 1.0
-    d *= g[:, None]
-    return (d,)
+    return (_sparse_softmax_ce_grad(probs.copy(), rows, labels, g[:, None]),)
+
+
+def _sparse_softmax_ce_grad(probs: np.ndarray, rows: Any, labels: Any, g: Any) -> np.ndarray:
+    """softmax(z) - onehot(label), times the incoming gradient, in place in ``probs``."""
+    probs[rows, labels] -= 1.0
+    probs *= g
+    return probs
 
 
 def _sparse_softmax_cross_entropy_with_logits(labels: np.ndarray, logits: Value) -> Value:
@@ -156,17 +171,23 @@ def _sparse_softmax_cross_entropy_with_logits(labels: np.ndarray, logits: Value)
     one-hot matrix (fit's sparse classifiers pay this every batch).
     """
     z = logits.data
-    rows = np.arange(len(labels))
+    data, probs = _sparse_softmax_ce_arrays(z, np.arange(len(labels)), labels,
+                                            logits.requires_grad)  # fmt: skip
+    ctx = (labels, probs)
+    return Value._make(data, (logits,), "softmax_cross_entropy", _sparse_softmax_ce_bw, ctx)
+
+
+def _sparse_softmax_ce_arrays(z: np.ndarray, rows: Any, labels: Any, probs: bool) -> tuple:
+    """The NumPy of the op (shared with the replayed step): per-sample losses, and
+    softmax(z) for the gradient when ``probs``."""
     shifted = z - z.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=-1, keepdims=True)
     data = np.log(total[:, 0]) - shifted[rows, labels]
-    probs = None
-    if logits.requires_grad:
-        e /= total
-        probs = e
-    ctx = (labels, probs)
-    return Value._make(data, (logits,), "softmax_cross_entropy", _sparse_softmax_ce_bw, ctx)
+    if not probs:
+        return data, None
+    e /= total
+    return data, e
 
 
 # ----------------------------------------------------------------------------

@@ -196,6 +196,8 @@ class Trainer:
                     f"loss_weights must be finite numbers >= 0, received {loss_weights!r}"
                 )
         self.optimizer = optimizer
+        self.__dict__["_replay_config"] = {"jit_compile": jit_compile, "run_eagerly": run_eagerly}
+        self.__dict__.pop("_replay", None)
         self._compile_config = {
             "optimizer": optimizer,
             "loss": loss,
@@ -465,6 +467,20 @@ class Trainer:
                 _project(weight, constraint)
         return value, per, preds
 
+    def _replayed_step(self, plan: _Plan, trainable: list) -> Any:
+        """The replayed step (``replay.py``) for this fit, or None: planned once and kept
+        while the layers, the optimizer, the compiled plan and the trainable list stay."""
+        from tinygrad_mlp import replay
+        from tinygrad_mlp.layers import _structure_version
+
+        key = (_structure_version(), id(self.optimizer), id(plan), tuple(map(id, trainable)))
+        cached = self.__dict__.get("_replay")
+        if cached is None or cached[0] != key:
+            step, reason = replay.plan_replay(self, plan, trainable)
+            cached = (key, step, reason)
+            self.__dict__["_replay"] = cached
+        return cached[1]
+
     def _plan_regularization(self) -> list[Any]:
         """Once per fit/evaluate: do penalties join the loss, which weights are constrained,
         which are trained. The model's ``losses`` gather every held layer's penalties, so the
@@ -582,6 +598,7 @@ class Trainer:
             verbose=verbose,
         )
         trainable = self._plan_regularization()
+        replayed = self._replayed_step(plan, trainable)
         self.stop_training = False
         cbs.on_train_begin()
         epoch_logs: dict[str, float] = {}
@@ -593,7 +610,10 @@ class Trainer:
             for step, (xb, yb, swb) in enumerate(train.epoch()):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
-                loss_value, per, preds = self._train_step(xb, yb, swb, plan, trainable)
+                result = replayed and replayed.step(xb, yb, swb, self.optimizer)
+                if result is None:
+                    result = self._train_step(xb, yb, swb, plan, trainable)
+                loss_value, per, preds = result
                 if not warned and not math.isfinite(loss_value):
                     warned = True
                     warnings.warn(

@@ -1,0 +1,351 @@
+"""The replayed training step: a step of ``fit`` without per-step graph bookkeeping.
+
+The eager step builds a graph of ``Value`` nodes for every batch, sorts it, runs each
+node's rule and hands the optimizer one gradient per weight. For a ``Sequential``
+stack of ``Dense`` layers the graph is the same every step, so (in the spirit of
+tinygrad's ``TinyJit`` and ``jax.jit``) the step is planned once and then replayed:
+
+* the backward order is fixed: output loss, then each layer from the last down;
+* every intermediate lives in a buffer allocated once per batch size, written with
+  NumPy's ``out=`` (``z = a @ W`` is ``np.matmul(a, W, out=z)``; activations in place);
+* the trainable weights are views into one flat vector, their gradients into another,
+  the optimizer's slots into flat vectors too, so the update is the optimizer's own
+  elementwise rule called once over all parameters instead of once per weight.
+
+The arithmetic is the eager path's, operation for operation (the fused losses share
+their NumPy with ``losses``; the activation rules are the engine's, written in
+place), so a replayed fit gives the eager fit's weights and History bit for bit
+(``tests/test_replay.py`` checks every supported combination). Anything else falls
+back to the eager step, decided once per fit (the model, loss, optimizer) and
+checked every step (the batch's shapes and dtypes, a weight replaced through
+``.data =`` or ``set_weights``, the optimizer swapped, grad mode, anomaly mode).
+``compile(jit_compile=False)`` or ``run_eagerly=True`` keeps every step eager.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mlp import engine
+
+__all__ = ["ReplayedStep", "plan_replay"]
+
+_ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid")  # hidden (and unfused output) ones
+_ELEMENTWISE_OPTIMIZERS = ("SGD", "Adam", "RMSprop", "Adagrad")  # _update acts per element,
+# so one call over the flat vector is the per-weight calls (these exact classes, not subclasses)
+
+
+def plan_replay(model: Any, plan: Any, trainable: list) -> tuple[ReplayedStep | None, str]:
+    """A replayed step for ``model`` as compiled, or None and the reason it must stay eager."""
+    from tinygrad_mlp import losses, optimizers
+    from tinygrad_mlp.layers import Dense
+    from tinygrad_mlp.models import Sequential
+
+    if type(model) is not Sequential:
+        return None, f"{type(model).__name__} is not a Sequential model"
+    config = model.__dict__.get("_replay_config", {})
+    if config.get("jit_compile") is False or config.get("run_eagerly"):
+        return None, "compile() asked for eager steps"
+    layers = model.layers
+    if not layers or any(type(layer) is not Dense for layer in layers):
+        return None, "only a stack of Dense layers is replayed"
+    if plan.multi or plan.losses[0] is None or plan.weights[0] != 1.0:
+        return None, "one output with one unweighted loss is replayed"
+    if model._penalized or model._constrained:
+        return None, "regularizers and constraints run on the eager step"
+    for layer in layers:
+        if layer.activity_regularizer is not None or layer.kernel.data.ndim != 2:
+            return None, f"layer {layer.name!r} needs the eager step"
+    dtype = layers[0].kernel.data.dtype
+    if any(w.data.dtype != dtype for layer in layers for w in _weights(layer)):
+        return None, "the weights do not share one dtype"
+    loss, fused = plan.losses[0], plan.fused[0]
+    kind = _loss_kind(loss, fused, losses)
+    if kind is None:
+        return None, f"the loss {getattr(loss, 'name', loss)!r} is not replayed"
+    names = [_activation_name(layer.activation) for layer in layers]
+    if fused is None and names[-1] not in _ACTIVATIONS:
+        return None, f"the output activation {names[-1]!r} is not replayed"
+    if any(name not in _ACTIVATIONS for name in names[:-1]):
+        return None, "a hidden activation is not one of " + ", ".join(_ACTIVATIONS)
+    optimizer = model.optimizer
+    if type(optimizer) not in [getattr(optimizers, name) for name in _ELEMENTWISE_OPTIMIZERS]:
+        return None, f"the optimizer {type(optimizer).__name__} is not replayed"
+    if optimizer.clipnorm or optimizer.clipvalue or optimizer.global_clipnorm:
+        return None, "gradient clipping runs on the eager step"
+    if optimizer.weight_decay:
+        return None, "weight decay runs on the eager step"
+    if not trainable or len({id(w) for w in trainable}) != len(trainable):
+        return None, "no trainable weights"
+    held = {id(w) for layer in layers for w in _weights(layer)}
+    if any(id(w) not in held for w in trainable):
+        return None, "a trainable weight is outside the Dense stack"
+    return ReplayedStep(model, plan, trainable, kind, names), ""
+
+
+def _weights(layer: Any) -> list:
+    return [layer.kernel] if layer.bias is None else [layer.kernel, layer.bias]
+
+
+def _activation_name(fn: Any) -> str:
+    from tinygrad_mlp import activations
+
+    for name in (*_ACTIVATIONS, "softmax"):
+        if fn is getattr(activations, name):
+            return name
+    return getattr(fn, "__name__", repr(fn))
+
+
+def _loss_kind(loss: Any, fused: Any, losses: Any) -> str | None:
+    """Which loss the step computes, if it is one the replay spells out."""
+    if getattr(loss, "reduction", None) != "sum_over_batch_size":
+        return None
+    if type(loss) is losses.MeanSquaredError:
+        return "mse"
+    if type(loss) not in (
+        losses.BinaryCrossentropy,
+        losses.SparseCategoricalCrossentropy,
+        losses.CategoricalCrossentropy,
+    ):
+        return None
+    if getattr(loss, "label_smoothing", 0.0) or getattr(loss, "axis", -1) != -1:
+        return None
+    if fused is None:  # the probabilities form clips: left to the eager step
+        return None
+    return {
+        losses.BinaryCrossentropy: "bce",
+        losses.SparseCategoricalCrossentropy: "sparse_ce",
+        losses.CategoricalCrossentropy: "ce",
+    }[type(loss)]
+
+
+class _Buffers:
+    """Everything one batch size needs, allocated once."""
+
+    def __init__(self, n: int, widths: list[int], dtype: np.dtype) -> None:
+        self.z = [np.empty((n, w), dtype) for w in widths[1:]]  # each layer's output, in place
+        self.gz = [np.empty((n, w), dtype) for w in widths[1:]]  # d loss / d pre-activation
+        self.ga = [np.empty((n, w), dtype) for w in widths[1:-1]]  # d loss / d layer output
+        self.tmp = [np.empty((n, w), dtype) for w in widths[1:]]
+        self.rows = np.arange(n)
+        # the batch mean's backward, as the engine computes it (in the weights' dtype)
+        self.scale = np.ones((), dtype) * (1.0 / n)
+        k = widths[-1]
+        # a per-sample mean over k > 1 outputs (bce, mse) scales once more, in the same dtype
+        self.scale_last = self.scale if k == 1 else self.scale * (1.0 / k)
+        self.batch_scale = 1.0 / n
+
+
+class ReplayedStep:
+    """One planned training step; ``step(xs, ys, sw)`` returns fit's triple or None."""
+
+    def __init__(self, model: Any, plan: Any, trainable: list, kind: str, names: list) -> None:
+        self.layers = model.layers
+        self.kind = kind
+        self.activations = names
+        self.fused = plan.fused[0] is not None
+        self.needs_pred = plan.needs_pred[0]
+        self.optimizer = model.optimizer
+        self.trainable = list(trainable)
+        self.dtype = self.layers[0].kernel.data.dtype
+        self.widths = [self.layers[0].kernel.data.shape[0]] + [
+            layer.kernel.data.shape[1] for layer in self.layers
+        ]
+        self.buffers: dict[int, _Buffers] = {}
+        self._flatten()
+
+    # -- the flat parameter, gradient and slot vectors ------------------------------------
+
+    def _flatten(self) -> None:
+        """Move the trainable weights (and the optimizer's slots) into flat vectors."""
+        dtype = self.dtype
+        total = sum(w.data.size for w in self.trainable)
+        self.flat = np.empty(total, dtype)
+        self.flat_grad = np.zeros(total, dtype)
+        self.views: list[np.ndarray] = []
+        self.grad_views: dict[int, np.ndarray] = {}
+        offset = 0
+        for w in self.trainable:
+            size, shape = w.data.size, w.data.shape
+            view = self.flat[offset : offset + size].reshape(shape)
+            view[...] = w.data
+            w.data = view  # stamps the write, as any assignment does
+            self.views.append(view)
+            self.grad_views[id(w)] = self.flat_grad[offset : offset + size].reshape(shape)
+            offset += size
+        opt = self.optimizer
+        opt.build(self.trainable)
+        indices = [opt._index[id(w)] for w in self.trainable]
+        self.slots = {}
+        for name in opt._slot_names:
+            flat = np.empty(total, dtype)
+            offset = 0
+            for w, i in zip(self.trainable, indices, strict=True):
+                size = w.data.size
+                view = flat[offset : offset + size].reshape(w.data.shape)
+                view[...] = opt._slots[i][name]
+                opt._slots[i][name] = view
+                offset += size
+            self.slots[name] = flat
+        self.scratch = np.empty(total, dtype)
+        offset = 0
+        for w, i in zip(self.trainable, indices, strict=True):
+            size = w.data.size
+            opt._scratch[i] = self.scratch[offset : offset + size].reshape(w.data.shape)
+            offset += size
+        self.slot_views = [
+            (opt._slots[i], {name: opt._slots[i][name] for name in opt._slot_names})
+            for i in indices
+        ]
+
+    def _intact(self, optimizer: Any) -> bool:
+        """Nothing was re-bound since the flat vectors were made (or it can be taken back)."""
+        if optimizer is not self.optimizer:
+            return False
+        for w, view in zip(self.trainable, self.views, strict=True):
+            data = w._data
+            if data is view:
+                continue
+            if type(data) is not np.ndarray or data.shape != view.shape or data.dtype != view.dtype:
+                return False
+            view[...] = data  # set_weights or .data = ...: take the new values into the vector
+            w.data = view
+        for slots, views in self.slot_views:
+            for name, view in views.items():
+                if slots.get(name) is not view:
+                    return False
+        return True
+
+    # -- the step ---------------------------------------------------------------------------
+
+    def step(self, xs: list, ys: list, sw: Any, optimizer: Any) -> tuple | None:
+        """The eager ``_train_step``'s (loss, per-output losses, predictions), or None when
+        this batch needs the eager step (``optimizer``: the model's now)."""
+        if sw is not None or len(xs) != 1 or engine._ANOMALY or not engine.is_grad_enabled():
+            return None
+        x, y = xs[0], ys[0]
+        if (
+            type(x) is not np.ndarray
+            or x.ndim != 2
+            or x.shape[1] != self.widths[0]
+            or x.dtype != self.dtype
+            or type(y) is not np.ndarray
+        ):
+            return None
+        n = x.shape[0]
+        if self.kind == "sparse_ce":
+            if y.shape != (n,) or y.dtype != np.int64:
+                return None
+        elif y.shape != (n, self.widths[-1]):
+            return None
+        if not self._intact(optimizer):
+            return None
+        bufs = self.buffers.get(n)
+        if bufs is None:
+            if n == 0:
+                return None
+            bufs = self.buffers[n] = _Buffers(n, self.widths, self.dtype)
+        if y.dtype != self.dtype and self.kind != "sparse_ce":
+            y = y.astype(self.dtype)
+        layers, acts = self.layers, self.activations
+        last = len(layers) - 1
+        # forward: z = a @ W (+ b), then the activation in place
+        a = x
+        for i, layer in enumerate(layers):
+            z = bufs.z[i]
+            np.matmul(a, layer.kernel._data, out=z)
+            if layer.bias is not None:
+                np.add(z, layer.bias._data, out=z)
+            if i < last or not self.fused:
+                _forward_activation(acts[i], z)
+            a = z
+        loss, pred, g = self._loss(a, y, bufs)
+        # backward: the loss's gradient at the output, then each layer from the last down
+        grads = self.grad_views
+        for i in range(last, -1, -1):
+            layer = layers[i]
+            if i < last or not self.fused:
+                g = _backward_activation(acts[i], g, bufs.z[i], bufs.gz[i], bufs.tmp[i])
+            below = x if i == 0 else bufs.z[i - 1]
+            gk = grads.get(id(layer.kernel))
+            if gk is not None:
+                np.matmul(below.T, g, out=gk)
+            if layer.bias is not None:
+                gb = grads.get(id(layer.bias))
+                if gb is not None:
+                    np.sum(g, axis=0, out=gb)
+            if i > 0:
+                if not any(id(w) in grads for lay in layers[:i] for w in _weights(lay)):
+                    break
+                g = np.matmul(g, layer.kernel._data.T, out=bufs.ga[i - 1])
+        opt = self.optimizer
+        lr = opt.learning_rate
+        opt._before_step()
+        opt._update(self.flat, self.flat_grad, self.slots, self.scratch, lr)
+        opt.iterations += 1
+        return float(loss), [], [pred]
+
+    def _loss(self, out: np.ndarray, y: np.ndarray, bufs: _Buffers) -> tuple:
+        """The batch loss (as the eager step computes it), the predictions fit's metrics
+        see, and d loss / d out (for a fused loss: d loss / d logits)."""
+        from tinygrad_mlp import losses
+
+        kind, k, g = self.kind, self.widths[-1], bufs.gz[-1]
+        scale = bufs.scale_last
+        if kind == "sparse_ce":
+            per, probs = losses._sparse_softmax_ce_arrays(out, bufs.rows, y, True)
+            pred = probs.copy() if self.needs_pred else out
+            g = losses._sparse_softmax_ce_grad(probs, bufs.rows, y, bufs.scale)
+        elif kind == "ce":
+            per, y_sum, probs = losses._softmax_ce_arrays(out, y, True)
+            pred = probs.copy() if self.needs_pred else out
+            np.multiply(probs, y_sum, out=g)
+            g -= y
+            g *= bufs.scale
+        elif kind == "bce":
+            elementwise, probs = losses._sigmoid_ce_arrays(out, y, True)
+            per = elementwise.reshape(-1) if k == 1 else elementwise.sum(axis=(1,)) * (1.0 / k)
+            pred = probs if self.needs_pred else out
+            np.subtract(probs, y, out=g)
+            g *= scale
+        else:  # mse: d = out - y, l = mean over the last axis of d * d
+            d = bufs.tmp[-1]
+            np.subtract(out, y, out=d)
+            squares = d * d
+            per = squares.reshape(-1) if k == 1 else squares.sum(axis=(1,)) * (1.0 / k)
+            pred = out
+            np.multiply(d, scale, out=d)  # the product rule's two equal terms, summed
+            g = np.add(d, d, out=g)
+        loss = per.sum(axis=(0,)) * bufs.batch_scale
+        return loss, pred, g
+
+
+def _forward_activation(name: str, z: np.ndarray) -> None:
+    """g(z) in place (the engine's forward of the op)."""
+    if name == "relu":
+        np.maximum(z, 0, out=z)
+    elif name == "tanh":
+        np.tanh(z, out=z)
+    elif name == "sigmoid":
+        from tinygrad_mlp.ops import _np_sigmoid
+
+        z[...] = _np_sigmoid(z)
+
+
+def _backward_activation(
+    name: str, g: np.ndarray, out: np.ndarray, into: np.ndarray, tmp: np.ndarray
+) -> np.ndarray:
+    """d loss / d z from d loss / d g(z), ``out`` holding g(z): the engine's rules in place."""
+    if name == "relu":  # out <= 0 exactly where z <= 0 (NaN passes, as the engine's rule)
+        return np.where(out <= 0, 0.0, g)
+    if name == "tanh":  # g (1 - t^2)
+        np.multiply(out, out, out=tmp)
+        np.subtract(1.0, tmp, out=tmp)
+        return np.multiply(g, tmp, out=into)
+    if name == "sigmoid":  # g s (1 - s)
+        np.subtract(1.0, out, out=tmp)
+        np.multiply(out, tmp, out=tmp)
+        return np.multiply(g, tmp, out=into)
+    return g
