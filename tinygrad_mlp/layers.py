@@ -795,8 +795,12 @@ def Input(  # noqa: N802 - Keras' name
 def _dense_bw(g, out, ctx, x, kernel, bias=None):
     """For z = x @ W + b: dx = g @ W^T, dW = x^T @ g, db = sum of g over the batch."""
     need_x, need_kernel = ctx
-    gx = g @ kernel.T if need_x else None
-    gk = x.T @ g if need_kernel else None
+    if type(g) is np.ndarray and type(x) is np.ndarray:  # np.dot: 2-D products, less overhead
+        gx = np.dot(g, kernel.T) if need_x else None
+        gk = np.dot(x.T, g) if need_kernel else None
+    else:  # create_graph: the products are recorded
+        gx = g @ kernel.T if need_x else None
+        gk = x.T @ g if need_kernel else None
     if bias is None:
         return gx, gk
     return gx, gk, g.sum(axis=0)
@@ -889,7 +893,7 @@ class Dense(Layer):
         x = inputs.data
         if x.shape[1] != kernel.data.shape[0]:
             self._check_input_shape(x.shape)
-        data = x @ kernel.data
+        data = np.dot(x, kernel.data)  # the replayed step (replay.py) makes the same call
         ctx = (inputs.requires_grad, kernel.requires_grad)
         if self.use_bias:
             data += self.bias.data

@@ -129,6 +129,9 @@ class _Buffers:
         self.gz = [np.empty((n, w), dtype) for w in widths[1:]]  # d loss / d pre-activation
         self.ga = [np.empty((n, w), dtype) for w in widths[1:-1]]  # d loss / d layer output
         self.tmp = [np.empty((n, w), dtype) for w in widths[1:]]
+        bits = np.dtype(f"i{np.dtype(dtype).itemsize}")  # an integer as wide as the floats
+        self.blocked = [np.empty((n, w), bool) for w in widths[1:]]
+        self.keep = [np.empty((n, w), bits) for w in widths[1:]]
         self.rows = np.arange(n)
         # the batch mean's backward, as the engine computes it (in the weights' dtype)
         self.scale = np.ones((), dtype) * (1.0 / n)
@@ -160,6 +163,8 @@ class ReplayedStep:
 
     def _flatten(self) -> None:
         """Move the trainable weights (and the optimizer's slots) into flat vectors."""
+        from tinygrad_mlp import optimizers
+
         dtype = self.dtype
         total = sum(w.data.size for w in self.trainable)
         self.flat = np.empty(total, dtype)
@@ -195,6 +200,9 @@ class ReplayedStep:
             size = w.data.size
             opt._scratch[i] = self.scratch[offset : offset + size].reshape(w.data.shape)
             offset += size
+        # SGD reads the gradient only before its first write to the scratch vector, so the
+        # gradient vector can be its scratch: a 4-byte-per-parameter pass less memory to touch
+        self.work = self.flat_grad if type(opt) is optimizers.SGD else self.scratch
         self.slot_views = [
             (opt._slots[i], {name: opt._slots[i][name] for name in opt._slot_names})
             for i in indices
@@ -251,13 +259,14 @@ class ReplayedStep:
             y = y.astype(self.dtype)
         layers, acts = self.layers, self.activations
         last = len(layers) - 1
+        dot, add, total = np.dot, np.add, np.add.reduce
         # forward: z = a @ W (+ b), then the activation in place
         a = x
         for i, layer in enumerate(layers):
             z = bufs.z[i]
-            np.matmul(a, layer.kernel._data, out=z)
+            dot(a, layer.kernel._data, out=z)
             if layer.bias is not None:
-                np.add(z, layer.bias._data, out=z)
+                add(z, layer.bias._data, out=z)
             if i < last or not self.fused:
                 _forward_activation(acts[i], z)
             a = z
@@ -267,23 +276,23 @@ class ReplayedStep:
         for i in range(last, -1, -1):
             layer = layers[i]
             if i < last or not self.fused:
-                g = _backward_activation(acts[i], g, bufs.z[i], bufs.gz[i], bufs.tmp[i])
+                g = _backward_activation(acts[i], g, bufs, i)
             below = x if i == 0 else bufs.z[i - 1]
             gk = grads.get(id(layer.kernel))
             if gk is not None:
-                np.matmul(below.T, g, out=gk)
+                dot(below.T, g, out=gk)
             if layer.bias is not None:
                 gb = grads.get(id(layer.bias))
                 if gb is not None:
-                    np.sum(g, axis=0, out=gb)
+                    total(g, axis=0, out=gb)
             if i > 0:
                 if not any(id(w) in grads for lay in layers[:i] for w in _weights(lay)):
                     break
-                g = np.matmul(g, layer.kernel._data.T, out=bufs.ga[i - 1])
+                g = dot(g, layer.kernel._data.T, out=bufs.ga[i - 1])
         opt = self.optimizer
         lr = opt.learning_rate
         opt._before_step()
-        opt._update(self.flat, self.flat_grad, self.slots, self.scratch, lr)
+        opt._update(self.flat, self.flat_grad, self.slots, self.work, lr)
         opt.iterations += 1
         return float(loss), [], [pred]
 
@@ -334,12 +343,20 @@ def _forward_activation(name: str, z: np.ndarray) -> None:
         z[...] = _np_sigmoid(z)
 
 
-def _backward_activation(
-    name: str, g: np.ndarray, out: np.ndarray, into: np.ndarray, tmp: np.ndarray
-) -> np.ndarray:
-    """d loss / d z from d loss / d g(z), ``out`` holding g(z): the engine's rules in place."""
-    if name == "relu":  # out <= 0 exactly where z <= 0 (NaN passes, as the engine's rule)
-        return np.where(out <= 0, 0.0, g)
+def _backward_activation(name: str, g: np.ndarray, bufs: _Buffers, i: int) -> np.ndarray:
+    """d loss / d z from d loss / d g(z), layer ``i``'s buffer holding g(z): the engine's
+    rules in place."""
+    out, into, tmp = bufs.z[i], bufs.gz[i], bufs.tmp[i]
+    if name == "relu":
+        # the engine's where(z <= 0, 0, g) (out <= 0 exactly where z <= 0; NaN passes g),
+        # selected bitwise: g's bits AND all-ones where the gradient passes, else +0.0's bits.
+        # The same bits as np.where, without its branch per element (random signs make
+        # that loop 3x slower than the three branch-free passes here)
+        blocked, keep = bufs.blocked[i], bufs.keep[i]
+        np.less_equal(out, 0, out=blocked)
+        np.subtract(blocked, 1, out=keep, dtype=keep.dtype)  # False -> all ones, True -> 0
+        np.bitwise_and(g.view(keep.dtype), keep, out=into.view(keep.dtype))
+        return into
     if name == "tanh":  # g (1 - t^2)
         np.multiply(out, out, out=tmp)
         np.subtract(1.0, tmp, out=tmp)
