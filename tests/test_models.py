@@ -487,3 +487,26 @@ def test_predict_in_chunks_equals_batch_by_batch_and_counts_batches(capsys):
     np.testing.assert_allclose(chunked, one_by_one, rtol=1e-6, atol=1e-7)
     assert "625/625" in capsys.readouterr().out  # the bar counts batches of 32, as Keras
     assert model.predict(x, steps=3, verbose=0).shape == (96, 3)
+
+
+def test_evaluate_runs_arrays_in_chunks_with_the_batchwise_result_and_keras_counts(capsys):
+    from tinygrad_mlp.callbacks import Callback
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5000, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    w = rng.random(5000).astype(np.float32)
+    model = Sequential([Input((4,)), Dense(8, activation="relu"), Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy", "auc"])
+    seen = []
+
+    class Batches(Callback):  # a callback that sees each batch keeps evaluate batchwise
+        def on_test_batch_end(self, batch, logs=None):
+            seen.append(batch)
+
+    chunked = model.evaluate(x, y, sample_weight=w, verbose=1)
+    out = capsys.readouterr().out
+    batchwise = model.evaluate(x, y, sample_weight=w, verbose=0, callbacks=[Batches()])
+    assert seen == list(range(157))
+    assert "157/157" in out and "2/157" not in out.split("157/157")[-1]
+    np.testing.assert_allclose(chunked, batchwise, rtol=1e-6)

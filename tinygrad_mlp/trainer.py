@@ -636,7 +636,7 @@ class Trainer:
                 (val_epochs is None and (epoch + 1) % validation_freq == 0)
                 or (val_epochs is not None and epoch + 1 in val_epochs)
             ):
-                val_logs = self._evaluate_adapter(val, plan, cbs)
+                val_logs = self._evaluate_adapter(val, plan, cbs, chunked=not callbacks)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             epoch_logs = dict(sorted(epoch_logs.items()))  # Keras 3's order, so History's too
             cbs.on_epoch_end(epoch, epoch_logs)
@@ -657,18 +657,37 @@ class Trainer:
                                  what="validation_")  # fmt: skip
         return self._adapter(data, None, None, None, batch_size, False, steps)
 
-    def _evaluate_adapter(self, adapter: Any, plan: _Plan, cbs: Any = None) -> dict[str, float]:
+    def _evaluate_adapter(
+        self, adapter: Any, plan: _Plan, cbs: Any = None, chunked: bool = False
+    ) -> dict[str, float]:
+        """Loss and metrics over the adapter's batches; ``chunked`` (no user callbacks to see
+        each batch): arrays go through in chunks of about PREDICT_CHUNK_ROWS rows, as in
+        predict. The loss is a per-sample mean either way (the same value up to float
+        rounding); the progress bar still counts batch_size batches, as Keras shows."""
         totals = _Totals(plan)
         if cbs is not None:
             cbs.on_test_begin()
+        per_chunk = 1
+        if chunked and isinstance(adapter, data_adapters.ArrayAdapter) and self._rows_independent():
+            per_chunk = max(1, PREDICT_CHUNK_ROWS // adapter.batch_size)
+            rows = min(adapter.n, adapter.steps * adapter.batch_size)
+            adapter = data_adapters.ArrayAdapter(
+                [a[:rows] for a in adapter.xs],
+                None if adapter.ys is None else [None if b is None else b[:rows]
+                                                 for b in adapter.ys],
+                _slice(adapter.sw, 0, rows), adapter.batch_size * per_chunk,
+            )  # fmt: skip
+        size = adapter.batch_size // per_chunk if per_chunk > 1 else 1
         with no_grad():
             for step, (xb, yb, swb) in enumerate(adapter.epoch()):
+                first = step * per_chunk
                 if cbs is not None:
-                    cbs.on_test_batch_begin(step)
+                    cbs.on_test_batch_begin(first)
                 loss, per, preds = self._step_loss(xb, yb, swb, False, plan)
                 totals.add(float(loss.data), per, yb, preds, swb)
                 if cbs is not None:
-                    cbs.on_test_batch_end(step, totals.logs())
+                    last = first + (max(1, -(-len(xb[0]) // size)) - 1 if per_chunk > 1 else 0)
+                    cbs.on_test_batch_end(last, totals.logs())
         adapter.on_epoch_end()
         logs = totals.logs()
         if cbs is not None:
@@ -699,7 +718,7 @@ class Trainer:
             callbacks, add_progbar=verbose != 0, model=self, steps=adapter.steps, verbose=verbose
         )
         self._plan_regularization()
-        logs = self._evaluate_adapter(adapter, self._compile_plan(), cbs)
+        logs = self._evaluate_adapter(adapter, self._compile_plan(), cbs, chunked=not callbacks)
         return self._batch_result(logs, return_dict)
 
     def train_on_batch(
