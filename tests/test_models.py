@@ -510,3 +510,18 @@ def test_evaluate_runs_arrays_in_chunks_with_the_batchwise_result_and_keras_coun
     assert seen == list(range(157))
     assert "157/157" in out and "2/157" not in out.split("157/157")[-1]
     np.testing.assert_allclose(chunked, batchwise, rtol=1e-6)
+
+
+def test_large_data_is_gathered_batch_by_batch_with_the_same_shuffles(monkeypatch):
+    from tinygrad_mlp import data_adapters
+
+    x, y = _blobs(200)
+    runs = []
+    for threshold in (1 << 40, 0):  # a shuffled copy of the epoch, then one batch at a time
+        monkeypatch.setattr(data_adapters, "GATHER_PER_BATCH_BYTES", threshold)
+        model = _small_model(momentum=0.9)
+        history = model.fit(x, y, batch_size=16, epochs=3, verbose=0, seed=4)
+        runs.append((history.history, model.get_weights()))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        np.testing.assert_array_equal(a, b)

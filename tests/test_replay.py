@@ -58,14 +58,20 @@ def _data(n, features, outputs, kind, dtype, seed):
     return x, y
 
 
-def _model(widths, hidden, head, dtype, use_bias, seed):
+def _model(widths, hidden, head, dtype, use_bias, seed, functional=False):
     rng = np.random.default_rng(seed)
     layers = [Input((widths[0],), dtype=dtype)]
     for i, units in enumerate(widths[1:]):
         last = i == len(widths) - 2
         layers.append(Dense(units, activation=head if last else hidden, use_bias=use_bias[i],
                             dtype=dtype))  # fmt: skip
-    model = Sequential(layers)
+    if functional:  # the same chain through the functional API
+        inputs = out = layers[0]
+        for layer in layers[1:]:
+            out = layer(out)
+        model = tm.Model(inputs, out)
+    else:
+        model = Sequential(layers)
     model.set_weights([rng.normal(scale=0.7, size=w.shape).astype(dtype)
                        for w in model.get_weights()])  # fmt: skip
     return model
@@ -124,10 +130,11 @@ def _both(build, fit_kwargs, compile_kwargs):
     dtype=st.sampled_from([np.float32, np.float64]),
     bias=st.lists(st.booleans(), min_size=4, max_size=4),
     accuracy=st.booleans(),
+    functional=st.booleans(),
     seed=st.integers(0, 2**16),
 )
 def test_replayed_fit_is_the_eager_fit_bit_for_bit(
-    widths, hidden, head, optimizer, batch_size, n, dtype, bias, accuracy, seed
+    widths, hidden, head, optimizer, batch_size, n, dtype, bias, accuracy, functional, seed
 ):
     activation, loss, kind = head
     outputs = widths[-1] if kind == "real" or kind == "binary" else max(widths[-1], 2)
@@ -136,7 +143,7 @@ def test_replayed_fit_is_the_eager_fit_bit_for_bit(
     metrics = ["accuracy"] if accuracy and kind != "real" else ["mae"] if accuracy else None
 
     def build():
-        return _model(widths, hidden, activation, dtype, bias, seed)
+        return _model(widths, hidden, activation, dtype, bias, seed, functional)
 
     eager, h_eager, n_eager, replayed, h_replayed, n_replayed = _both(
         build,
@@ -224,6 +231,11 @@ def test_sample_weights_take_the_eager_step_with_the_same_result():
     _assert_same_bits(eager, replayed)
 
 
+def _two_branches():
+    inputs = Input((2,))
+    return tm.Model(inputs, tm.layers.Add()([Dense(1)(inputs), Dense(1)(inputs)]))
+
+
 @pytest.mark.parametrize(
     "build, compile_, reason",
     [
@@ -242,6 +254,7 @@ def test_sample_weights_take_the_eager_step_with_the_same_result():
          dict(optimizer="nadam", loss="mse"), "Nadam"),
         (lambda: Sequential([Input((2,)), Dense(1)]),
          dict(optimizer="sgd", loss="mse", run_eagerly=True), "eager steps"),
+        (_two_branches, dict(optimizer="sgd", loss="mse"), "not a chain"),
     ],
 )  # fmt: skip
 def test_what_the_replay_does_not_cover_trains_eagerly_and_says_why(build, compile_, reason):

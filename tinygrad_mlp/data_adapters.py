@@ -64,6 +64,9 @@ def unpack(data: Any) -> tuple[Any, Any, Any]:
     return data, None, None
 
 
+GATHER_PER_BATCH_BYTES = 8 << 20  # above 8 MB of inputs a shuffled epoch is gathered per batch
+
+
 class ArrayAdapter:
     """Batches sliced from arrays already in the model's order."""
 
@@ -89,8 +92,11 @@ class ArrayAdapter:
         xs, ys, sw = self.xs, self.ys, self.sw
         if self.shuffle:
             order = self.rng.permutation(self.n)
+            if sum(x.nbytes for x in xs) > GATHER_PER_BATCH_BYTES:
+                yield from self._gathered(order)
+                return
             xs = [x[order] for x in xs]
-            ys = None if ys is None else [y[order] for y in ys]
+            ys = None if ys is None else [None if y is None else y[order] for y in ys]
             sw = None if sw is None else sw[order]
         size = self.batch_size
         if len(xs) == 1 and ys is not None and len(ys) == 1 and ys[0] is not None:
@@ -103,8 +109,21 @@ class ArrayAdapter:
             start, stop = step * size, min((step + 1) * size, self.n)
             yield (
                 [x[start:stop] for x in xs],
-                None if ys is None else [y[start:stop] for y in ys],
+                None if ys is None else [None if y is None else y[start:stop] for y in ys],
                 None if sw is None else sw[start:stop],
+            )
+
+    def _gathered(self, order: np.ndarray) -> Iterator[Batch]:
+        """The shuffled batches, each gathered as it is needed: for data larger than the
+        caches, a batch gathered just before its step is still in cache when the first
+        layer reads it (a shuffled copy of the whole epoch is read back from memory)."""
+        xs, ys, sw, size = self.xs, self.ys, self.sw, self.batch_size
+        for step in range(self.steps):
+            rows = order[step * size : min((step + 1) * size, self.n)]
+            yield (
+                [x[rows] for x in xs],
+                None if ys is None else [None if y is None else y[rows] for y in ys],
+                None if sw is None else sw[rows],
             )
 
     def on_epoch_end(self) -> None:

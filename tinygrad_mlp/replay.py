@@ -1,9 +1,10 @@
 """The replayed training step: a step of ``fit`` without per-step graph bookkeeping.
 
 The eager step builds a graph of ``Value`` nodes for every batch, sorts it, runs each
-node's rule and hands the optimizer one gradient per weight. For a ``Sequential``
-stack of ``Dense`` layers the graph is the same every step, so (in the spirit of
-tinygrad's ``TinyJit`` and ``jax.jit``) the step is planned once and then replayed:
+node's rule and hands the optimizer one gradient per weight. For a chain of
+``Dense`` layers (a ``Sequential``, or a functional ``Model`` from one ``Input``) the
+graph is the same every step, so (in the spirit of tinygrad's ``TinyJit`` and
+``jax.jit``) the step is planned once and then replayed:
 
 * the backward order is fixed: output loss, then each layer from the last down;
 * every intermediate lives in a buffer allocated once per batch size, written with
@@ -41,14 +42,13 @@ def plan_replay(model: Any, plan: Any, trainable: list) -> tuple[ReplayedStep | 
     """A replayed step for ``model`` as compiled, or None and the reason it must stay eager."""
     from tinygrad_mlp import losses, optimizers
     from tinygrad_mlp.layers import Dense
-    from tinygrad_mlp.models import Sequential
 
-    if type(model) is not Sequential:
-        return None, f"{type(model).__name__} is not a Sequential model"
     config = model.__dict__.get("_replay_config", {})
     if config.get("jit_compile") is False or config.get("run_eagerly"):
         return None, "compile() asked for eager steps"
-    layers = model.layers
+    layers = _chain(model)
+    if layers is None:
+        return None, f"{type(model).__name__} is not a chain of layers from one input"
     if not layers or any(type(layer) is not Dense for layer in layers):
         return None, "only a stack of Dense layers is replayed"
     if plan.multi or plan.losses[0] is None or plan.weights[0] != 1.0:
@@ -83,6 +83,24 @@ def plan_replay(model: Any, plan: Any, trainable: list) -> tuple[ReplayedStep | 
     if any(id(w) not in held for w in trainable):
         return None, "a trainable weight is outside the Dense stack"
     return ReplayedStep(model, plan, trainable, kind, names), ""
+
+
+def _chain(model: Any) -> list | None:
+    """The layers in order when the model is one chain (a Sequential, or a functional
+    Model whose every layer takes the previous one's output), else None."""
+    from tinygrad_mlp.models import Functional, Sequential
+
+    if type(model) is Sequential:
+        return model.layers
+    if type(model) is not Functional or len(model.inputs) != 1 or len(model.outputs) != 1:
+        return None
+    previous, layers = model._input_ids[0], []
+    for _, layer, in_id, out_id, kwargs in model._run_plan:
+        if in_id != previous or out_id is None or kwargs or any(layer is x for x in layers):
+            return None
+        layers.append(layer)
+        previous = out_id
+    return layers if previous == model._output_ids[0] else None
 
 
 def _weights(layer: Any) -> list:
@@ -145,7 +163,7 @@ class ReplayedStep:
     """One planned training step; ``step(xs, ys, sw)`` returns fit's triple or None."""
 
     def __init__(self, model: Any, plan: Any, trainable: list, kind: str, names: list) -> None:
-        self.layers = model.layers
+        self.layers = _chain(model)
         self.kind = kind
         self.activations = names
         self.fused = plan.fused[0] is not None
