@@ -307,3 +307,20 @@ def test_a_diverging_replayed_fit_warns_as_the_eager_one_does():
     np.testing.assert_equal(h1, h2)  # NaN where the eager loss is NaN
     for a, b in zip(eager.get_weights(), replayed.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_batches_of_many_sizes_keep_only_a_few_sets_of_buffers():
+    x, y = _circle(200)
+
+    def batches():
+        start = 0
+        for size in range(1, 20):  # 19 different batch sizes in one epoch
+            yield x[start : start + size], y[start : start + size]
+            start += size
+
+    model = _circle_model()
+    model.compile(**CIRCLE_COMPILE)
+    with _CountEager() as eager:
+        model.fit(batches(), epochs=1, verbose=0)
+    step = model.__dict__["_replay"][1]
+    assert eager.count == 0 and len(step.buffers) <= 4

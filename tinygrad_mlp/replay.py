@@ -33,6 +33,7 @@ from tinygrad_mlp import engine
 
 __all__ = ["ReplayedStep", "plan_replay"]
 
+_KEPT_BATCH_SIZES = 4  # buffers kept for this many batch sizes (an epoch has one or two)
 _ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid")  # hidden (and unfused output) ones
 _ELEMENTWISE_OPTIMIZERS = ("SGD", "Adam", "RMSprop", "Adagrad")  # _update acts per element,
 # so one call over the flat vector is the per-weight calls (these exact classes, not subclasses)
@@ -176,6 +177,15 @@ class ReplayedStep:
         ]
         self.buffers: dict[int, _Buffers] = {}
         self._flatten()
+        grads = self.grad_views
+        self.layer_grads = []  # per layer: kernel and bias gradient views, whether to go below
+        for i, layer in enumerate(self.layers):
+            below = any(id(w) in grads for lay in self.layers[:i] for w in _weights(lay))
+            self.layer_grads.append((
+                grads.get(id(layer.kernel)),
+                None if layer.bias is None else grads.get(id(layer.bias)),
+                i > 0 and below,
+            ))  # fmt: skip
 
     # -- the flat parameter, gradient and slot vectors ------------------------------------
 
@@ -272,6 +282,8 @@ class ReplayedStep:
         if bufs is None:
             if n == 0:
                 return None
+            if len(self.buffers) >= _KEPT_BATCH_SIZES:  # batches of ever new sizes: keep few
+                self.buffers.pop(next(iter(self.buffers)))
             bufs = self.buffers[n] = _Buffers(n, self.widths, self.dtype)
         if y.dtype != self.dtype and self.kind != "sparse_ce":
             y = y.astype(self.dtype)
@@ -290,23 +302,17 @@ class ReplayedStep:
             a = z
         loss, pred, g = self._loss(a, y, bufs)
         # backward: the loss's gradient at the output, then each layer from the last down
-        grads = self.grad_views
         for i in range(last, -1, -1):
-            layer = layers[i]
+            layer, (gk, gb, below_needed) = layers[i], self.layer_grads[i]
             if i < last or not self.fused:
                 g = _backward_activation(acts[i], g, bufs, i)
-            below = x if i == 0 else bufs.z[i - 1]
-            gk = grads.get(id(layer.kernel))
             if gk is not None:
-                dot(below.T, g, out=gk)
-            if layer.bias is not None:
-                gb = grads.get(id(layer.bias))
-                if gb is not None:
-                    total(g, axis=0, out=gb)
-            if i > 0:
-                if not any(id(w) in grads for lay in layers[:i] for w in _weights(lay)):
-                    break
-                g = dot(g, layer.kernel._data.T, out=bufs.ga[i - 1])
+                dot((x if i == 0 else bufs.z[i - 1]).T, g, out=gk)
+            if gb is not None:
+                total(g, axis=0, out=gb)
+            if not below_needed:
+                break
+            g = dot(g, layer.kernel._data.T, out=bufs.ga[i - 1])
         opt = self.optimizer
         lr = opt.learning_rate
         opt._before_step()
