@@ -792,11 +792,25 @@ def Input(  # noqa: N802 - Keras' name
     return layer.output
 
 
+# kernels up to this many entries are copied transposed before g @ kernel^T: OpenBLAS's
+# transposed-operand path runs 2x (4x for 10 columns) slower on them; above it, the copy costs
+# more than it saves (measured on 64-128-64-10 and 784-512-256-10, benchmarks/train.py)
+_COPY_TRANSPOSED_MAX = 1 << 15
+
+
+def _times_transposed(g: np.ndarray, kernel: np.ndarray, out: np.ndarray | None = None) -> Any:
+    """``g @ kernel^T`` (2-D arrays): the input gradient of a dense layer. The eager rule and
+    the replayed step (replay.py) both call this, so both compute the same bits."""
+    if kernel.size <= _COPY_TRANSPOSED_MAX:
+        return np.dot(g, np.ascontiguousarray(kernel.T), out=out)
+    return np.dot(g, kernel.T, out=out)
+
+
 def _dense_bw(g, out, ctx, x, kernel, bias=None):
     """For z = x @ W + b: dx = g @ W^T, dW = x^T @ g, db = sum of g over the batch."""
     need_x, need_kernel = ctx
     if type(g) is np.ndarray and type(x) is np.ndarray:  # np.dot: 2-D products, less overhead
-        gx = np.dot(g, kernel.T) if need_x else None
+        gx = _times_transposed(g, kernel) if need_x else None
         gk = np.dot(x.T, g) if need_kernel else None
     else:  # create_graph: the products are recorded
         gx = g @ kernel.T if need_x else None

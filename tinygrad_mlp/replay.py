@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mlp import engine
+from tinygrad_mlp.layers import _times_transposed
 
 __all__ = ["ReplayedStep", "plan_replay"]
 
@@ -312,7 +313,7 @@ class ReplayedStep:
                 total(g, axis=0, out=gb)
             if not below_needed:
                 break
-            g = dot(g, layer.kernel._data.T, out=bufs.ga[i - 1])
+            g = _times_transposed(g, layer.kernel._data, out=bufs.ga[i - 1])
         opt = self.optimizer
         lr = opt.learning_rate
         opt._before_step()
