@@ -180,9 +180,10 @@ def _sparse_softmax_cross_entropy_with_logits(labels: np.ndarray, logits: Value)
 def _sparse_softmax_ce_arrays(z: np.ndarray, rows: Any, labels: Any, probs: bool) -> tuple:
     """The NumPy of the op (shared with the replayed step): per-sample losses, and
     softmax(z) for the gradient when ``probs``."""
-    shifted = z - z.max(axis=-1, keepdims=True)
+    # the ufuncs' reduce, not the methods: the same loops without their Python wrapper
+    shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
     e = np.exp(shifted)
-    total = e.sum(axis=-1, keepdims=True)
+    total = np.add.reduce(e, axis=-1, keepdims=True)
     data = np.log(total[:, 0]) - shifted[rows, labels]
     if not probs:
         return data, None
