@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/train.py             # full run (under a minute on 2 quiet cores)
+    python benchmarks/train.py             # full run (about 5 minutes with jax and Keras)
     python benchmarks/train.py --quick     # fewer epochs, a smaller (c)
     python benchmarks/train.py --threads 1 # one BLAS/torch thread: steadier on a busy machine
 
