@@ -222,6 +222,21 @@ def test_an_optimizer_swapped_mid_fit_sends_the_rest_of_the_fit_to_the_eager_ste
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_weight_that_needs_no_gradient_takes_the_eager_step():
+    x, y = _circle()
+
+    def build():
+        model = _circle_model()
+        model.layers[1].kernel.requires_grad = False  # eager: a zero gradient, Adam still steps
+        return model
+
+    eager, h1, n_eager, replayed, h2, n_replayed = _both(
+        build, dict(x=x, y=y, batch_size=16, epochs=1), CIRCLE_COMPILE
+    )
+    assert n_replayed == n_eager == 6 and h1 == h2
+    _assert_same_bits(eager, replayed)
+
+
 def test_sample_weights_take_the_eager_step_with_the_same_result():
     x, y = _circle()
     w = np.linspace(0.5, 2.0, len(x)).astype(np.float32)

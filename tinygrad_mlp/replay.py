@@ -243,6 +243,8 @@ class ReplayedStep:
             return False
         for w, view in zip(self.trainable, self.views, strict=True):
             data = w._data
+            if not w.requires_grad:  # the eager step gives it a zero gradient
+                return False
             if data is view:
                 continue
             if type(data) is not np.ndarray or data.shape != view.shape or data.dtype != view.dtype:
