@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp import _fused
 from tinygrad_mlp._registry import Configurable, Registry
 from tinygrad_mlp.engine import Value, grad
 
@@ -755,6 +756,10 @@ class Adam(Optimizer):
         b1, b2 = self.beta_1, self.beta_2
         t = self.iterations + 1
         alpha = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        if not self.amsgrad and _fused.adam(
+            w, g, slots["momentum"], slots["velocity"], b1, b2, self.epsilon, alpha
+        ):  # the passes below as one compiled loop (numba installed): the same bits
+            return
         m, v = _update_moments(g, slots, buf, b1, b2)
         if self.amsgrad:
             vhat = slots["velocity_hat"]
