@@ -1,73 +1,186 @@
-"""Optional fused loops for the optimizers' rules, compiled by numba when it is installed.
+"""Optional fused loops for the training step's elementwise work, compiled by numba.
 
 NumPy spells Adam's step as 12 passes over the parameters (``m += (g - m)(1 - b1)`` is
-three: a subtraction, a product, a sum), each rounding to the parameters' dtype. The
-loop here does the same operations on each element in the same order, with the
-constants in the same dtype, so it gives the same bits (``tests/test_optimizers.py``
-checks it against the NumPy passes), in one pass instead of twelve. numba compiles it
-without ``fastmath``, so nothing is reassociated or contracted into a fused
-multiply-add. Without numba (``pip install tinygrad_mlp[fast]`` adds it) ``adam``
-is None and the optimizers use their NumPy passes.
+three: a subtraction, a product, a sum), each rounding to the parameters' dtype; a
+Dense layer's bias and ReLU are four passes forward and two backward. Each loop here
+does the same operations on each element in the same order, with the constants in
+the same dtype, so it gives the same bits as the NumPy passes (``tests/test_fused.py``
+compares them, and ``tests/test_replay.py`` compares the replayed fit that uses them
+with the eager one), in one pass. numba compiles without ``fastmath``, so nothing is
+reassociated or contracted into a fused multiply-add, and with NumPy's error model
+(a division by zero gives inf, as in NumPy), so the loops vectorize.
+
+Without numba (``pip install tinygrad_mlp[fast]`` adds it) every function here
+returns False and the callers take their NumPy passes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["adam", "MIN_ELEMENTS"]
+__all__ = ["MIN_ELEMENTS", "adam", "sgd", "bias_relu", "relu_bias_grad"]
 
-MIN_ELEMENTS = 4096  # below this the NumPy passes are as fast as the call into numba
+MIN_ELEMENTS = 4096  # below this an optimizer's NumPy passes are as fast as the call
+
+
+# -- the loops (numba compiles them; each line is one of the NumPy passes it replaces) ----
 
 
 def _adam_loop(w, g, m, v, one_minus_b1, one_minus_b2, eps, alpha):  # pragma: no cover
-    # numba compiles this; each line is one of Adam._update's NumPy passes
     for i in range(w.shape[0]):
         gi = g[i]
-        d = (gi - m[i]) * one_minus_b1
-        mi = m[i] + d
+        mi = m[i] + (gi - m[i]) * one_minus_b1
         m[i] = mi
-        s = (gi * gi - v[i]) * one_minus_b2
-        vi = v[i] + s
+        vi = v[i] + (gi * gi - v[i]) * one_minus_b2
         v[i] = vi
-        step = mi / (np.sqrt(vi) + eps) * alpha
-        w[i] = w[i] - step
+        w[i] = w[i] - mi / (np.sqrt(vi) + eps) * alpha
 
 
-def _compile() -> Any:
-    try:
-        import numba
-    except ImportError:
-        return None
-    return numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(_adam_loop)
+def _sgd_loop(w, g, v, lr, momentum, mode):  # pragma: no cover
+    # mode 0: w -= lr g;  1: v = momentum v - lr g, w += v;  2: Nesterov, w += momentum v - lr g
+    for i in range(w.shape[0]):
+        step = g[i] * lr
+        if mode == 0:
+            w[i] = w[i] - step
+        else:
+            vi = v[i] * momentum - step
+            v[i] = vi
+            if mode == 1:
+                w[i] = w[i] + vi
+            else:
+                w[i] = (w[i] - step) + vi * momentum
 
 
-_COMPILED: list[Any] = []
+def _bias_relu_loop(z, bias, keep, zero):  # pragma: no cover
+    # z = relu(z + bias), keep = all ones where the gradient will pass (z > 0 or NaN), else 0
+    rows, cols = z.shape
+    for r in range(rows):
+        for c in range(cols):
+            zi = z[r, c] + bias[c]
+            if zi <= zero:
+                z[r, c] = zero
+                keep[r, c] = 0
+            else:
+                z[r, c] = zi
+                keep[r, c] = -1
 
 
-def adam(
-    w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1: float, b2: float,
-    eps: float, alpha: float,
-) -> bool:  # fmt: skip
-    """Adam's step on flat, contiguous arrays of one float dtype, in place; False (nothing
-    done) when numba is missing or the arrays do not qualify."""
-    if not _COMPILED:
-        _COMPILED.append(_compile())
-    loop = _COMPILED[0]
-    if loop is None or w.size < MIN_ELEMENTS:
+def _relu_loop(z, keep, zero):  # pragma: no cover
+    rows, cols = z.shape
+    for r in range(rows):
+        for c in range(cols):
+            if z[r, c] <= zero:
+                z[r, c] = zero
+                keep[r, c] = 0
+            else:
+                keep[r, c] = -1
+
+
+def _relu_bias_grad_loop(g, keep, into, bias_grad, zero):  # pragma: no cover
+    # into = where(passes, g, +0.0); bias_grad = its column sums, row after row as NumPy's
+    # add.reduce(axis=0) adds them (the first row, then each next one)
+    rows, cols = g.shape
+    for c in range(cols):
+        x = g[0, c] if keep[0, c] != 0 else zero
+        into[0, c] = x
+        bias_grad[c] = x
+    for r in range(1, rows):
+        for c in range(cols):
+            x = g[r, c] if keep[r, c] != 0 else zero
+            into[r, c] = x
+            bias_grad[c] = bias_grad[c] + x
+
+
+# -- compiling on first use ------------------------------------------------------------
+
+_COMPILED: dict[Callable, Any] = {}
+
+
+def _compiled(loop: Callable) -> Any:
+    """The numba-compiled loop, or None without numba (decided once per loop)."""
+    if loop not in _COMPILED:
+        try:
+            import numba
+        except ImportError:
+            _COMPILED[loop] = None
+        else:
+            _COMPILED[loop] = numba.njit(cache=True, nogil=True, fastmath=False,
+                                         error_model="numpy")(loop)  # fmt: skip
+    return _COMPILED[loop]
+
+
+def available() -> bool:
+    """Whether the fused loops run here (numba importable)."""
+    return _compiled(_adam_loop) is not None
+
+
+def _same_layout(first: np.ndarray, *others: np.ndarray) -> bool:
+    dtype = first.dtype
+    return (
+        dtype.kind == "f"
+        and first.flags.c_contiguous
+        and all(a.dtype == dtype and a.shape == first.shape and a.flags.c_contiguous
+                for a in others)
+    )  # fmt: skip
+
+
+# -- what the optimizers and the replayed step call ------------------------------------
+
+
+def adam(w, g, m, v, b1: float, b2: float, eps: float, alpha: float) -> bool:
+    """Adam's step in place (``Adam._update``'s passes); False when nothing was done."""
+    loop = _compiled(_adam_loop)
+    if loop is None or w.size < MIN_ELEMENTS or not _same_layout(w, g, m, v):
         return False
-    dtype = w.dtype
-    if (
-        dtype.kind != "f"
-        or not all(
-            a.dtype == dtype and a.flags.c_contiguous and a.shape == w.shape for a in (g, m, v)
-        )
-        or not w.flags.c_contiguous
-    ):
-        return False
-    # the constants in the arrays' dtype, as NumPy casts a Python float against an array
-    t = dtype.type
+    t = w.dtype.type  # the constants in the arrays' dtype, as NumPy casts a Python float
     loop(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
          t(1.0 - b1), t(1.0 - b2), t(eps), t(alpha))  # fmt: skip
+    return True
+
+
+def sgd(w, g, v, lr: float, momentum: float, nesterov: bool) -> bool:
+    """SGD's step in place (``SGD._update``'s passes); ``v`` the momentum slot or None."""
+    loop = _compiled(_sgd_loop)
+    if loop is None or w.size < MIN_ELEMENTS:
+        return False
+    arrays = (w, g) if v is None else (w, g, v)
+    if not _same_layout(*arrays):
+        return False
+    t = w.dtype.type
+    flat = w.reshape(-1)
+    mode = 0 if momentum == 0.0 else 2 if nesterov else 1
+    loop(flat, g.reshape(-1), flat if v is None else v.reshape(-1), t(lr), t(momentum), mode)
+    return True
+
+
+def bias_relu(z: np.ndarray, bias: np.ndarray | None, keep: np.ndarray) -> bool:
+    """``z = maximum(z + bias, 0)`` in place (NaN kept, -0.0 to +0.0, as np.maximum), and
+    ``keep`` all ones where the ReLU's gradient passes, 0 where it is blocked."""
+    loop = _compiled(_bias_relu_loop if bias is not None else _relu_loop)
+    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or not keep.flags.c_contiguous:
+        return False
+    zero = z.dtype.type(0.0)
+    if bias is None:
+        loop(z, keep, zero)
+    else:
+        if bias.dtype != z.dtype or bias.shape != z.shape[1:]:
+            return False
+        loop(z, bias, keep, zero)
+    return True
+
+
+def relu_bias_grad(g: np.ndarray, keep: np.ndarray, into: np.ndarray, bias_grad: Any) -> bool:
+    """``into = where(keep, g, 0)`` and ``bias_grad = into.sum(axis=0)`` in one pass."""
+    loop = _compiled(_relu_bias_grad_loop)
+    # one column: NumPy sums it as a contiguous run, pairwise, not row after row
+    if loop is None or bias_grad is None or g.ndim != 2 or len(g) == 0 or g.shape[1] < 2:
+        return False
+    if not _same_layout(g, into):
+        return False
+    if not (keep.flags.c_contiguous and bias_grad.flags.c_contiguous):
+        return False
+    loop(g, keep, into, bias_grad, g.dtype.type(0.0))
     return True

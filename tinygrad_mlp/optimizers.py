@@ -586,6 +586,8 @@ class SGD(Optimizer):
 
     def _update(self, w, g, slots, buf, lr):
         m = self.momentum
+        if _fused.sgd(w, g, slots.get("momentum"), lr, m, self.nesterov):
+            return  # the passes below as one compiled loop (numba installed): the same bits
         np.multiply(g, lr, out=buf)  # lr g
         if m == 0.0:
             w -= buf

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp import engine
+from tinygrad_mlp import _fused, engine
 from tinygrad_mlp.layers import _times_transposed
 
 __all__ = ["ReplayedStep", "plan_replay"]
@@ -298,21 +298,26 @@ class ReplayedStep:
         for i, layer in enumerate(layers):
             z = bufs.z[i]
             dot(a, layer.kernel._data, out=z)
-            if layer.bias is not None:
-                add(z, layer.bias._data, out=z)
-            if i < last or not self.fused:
-                _forward_activation(acts[i], z, bufs, i)
+            bias = None if layer.bias is None else layer.bias._data
+            act = acts[i] if i < last or not self.fused else "linear"
+            if act != "relu" or not _fused.bias_relu(z, bias, bufs.keep[i]):
+                if bias is not None:
+                    add(z, bias, out=z)
+                _forward_activation(act, z, bufs, i)
             a = z
         loss, pred, g = self._loss(a, y, bufs)
         # backward: the loss's gradient at the output, then each layer from the last down
         for i in range(last, -1, -1):
             layer, (gk, gb, below_needed) = layers[i], self.layer_grads[i]
-            if i < last or not self.fused:
-                g = _backward_activation(acts[i], g, bufs, i)
+            act = acts[i] if i < last or not self.fused else "linear"
+            if act == "relu" and _fused.relu_bias_grad(g, bufs.keep[i], bufs.gz[i], gb):
+                g = bufs.gz[i]  # the ReLU's backward and the bias's column sums in one pass
+            else:
+                g = _backward_activation(act, g, bufs, i)
+                if gb is not None:
+                    total(g, axis=0, out=gb)
             if gk is not None:
                 dot((x if i == 0 else bufs.z[i - 1]).T, g, out=gk)
-            if gb is not None:
-                total(g, axis=0, out=gb)
             if not below_needed:
                 break
             g = _times_transposed(g, layer.kernel._data, out=bufs.ga[i - 1])

@@ -1,0 +1,140 @@
+"""The numba loops (``_fused.py``) against the NumPy passes they replace: the same bits.
+
+numba is in the ``test`` extra, so these comparisons run wherever the suite runs; each
+test imports it, so a missing numba fails here instead of the comparison vanishing.
+"""
+
+from unittest import mock
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_mlp import _fused
+from tinygrad_mlp.optimizers import SGD, Adam
+from tinygrad_mlp.replay import _backward_activation, _Buffers, _forward_activation
+
+DTYPES = st.sampled_from([np.float32, np.float64])
+
+
+def numpy_only():
+    """A context in which every fused loop reports itself missing: the NumPy passes run."""
+    return mock.patch.object(_fused, "_compiled", lambda loop: None)
+
+
+def _bits(a):
+    return np.ascontiguousarray(a).view(np.uint8)
+
+
+def _assert_bits(a, b):
+    np.testing.assert_array_equal(_bits(a), _bits(b))
+
+
+def _values(rng, shape, dtype, scale):
+    x = rng.standard_normal(shape) * 10.0**scale
+    x.flat[::37] = 0.0
+    x.flat[1::53] = -0.0
+    return x.astype(dtype)
+
+
+def test_numba_is_here_and_the_loops_compile():
+    import numba  # noqa: F401
+
+    assert _fused.available()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(4096, 12000), dtype=DTYPES, lr=st.floats(1e-5, 0.5),
+    beta_1=st.floats(0.0, 0.999), beta_2=st.floats(0.5, 0.99999), epsilon=st.floats(1e-9, 1e-2),
+    iterations=st.integers(0, 5000), scale=st.floats(-8, 4), seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_adam_loop_gives_the_bits_of_the_numpy_passes(
+    n, dtype, lr, beta_1, beta_2, epsilon, iterations, scale, seed
+):
+    rng = np.random.default_rng(seed)
+    w, g = _values(rng, n, dtype, 0), _values(rng, n, dtype, scale)
+    m, v = _values(rng, n, dtype, -1), np.abs(_values(rng, n, dtype, scale))
+    opt = Adam(lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    opt.iterations = iterations
+    results = []
+    for fused in (False, True):
+        arrays = [w.copy(), m.copy(), v.copy()]
+        if fused:
+            opt._update(arrays[0], g, {"momentum": arrays[1], "velocity": arrays[2]},
+                        np.empty_like(w), lr)  # fmt: skip
+        else:
+            with numpy_only():
+                opt._update(arrays[0], g, {"momentum": arrays[1], "velocity": arrays[2]},
+                            np.empty_like(w), lr)  # fmt: skip
+        results.append(arrays)
+    for a, b in zip(*results, strict=True):
+        _assert_bits(a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(4096, 12000), dtype=DTYPES, lr=st.floats(1e-5, 1.0),
+    momentum=st.sampled_from([0.0, 0.5, 0.9, 0.99]), nesterov=st.booleans(),
+    scale=st.floats(-8, 4), seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_sgd_loop_gives_the_bits_of_the_numpy_passes(n, dtype, lr, momentum, nesterov, scale, seed):
+    rng = np.random.default_rng(seed)
+    w, g, v = _values(rng, n, dtype, 0), _values(rng, n, dtype, scale), _values(rng, n, dtype, -1)
+    opt = SGD(lr, momentum=momentum, nesterov=nesterov)
+    results = []
+    for fused in (False, True):
+        arrays = [w.copy(), v.copy()]
+        slots = {"momentum": arrays[1]} if momentum else {}
+        if fused:
+            opt._update(arrays[0], g.copy(), slots, np.empty_like(w), lr)
+        else:
+            with numpy_only():
+                opt._update(arrays[0], g.copy(), slots, np.empty_like(w), lr)
+        results.append(arrays)
+    for a, b in zip(*results, strict=True):
+        _assert_bits(a, b)
+
+
+SPECIAL = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-45, -1e-45, 3.0, -3.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 70), cols=st.integers(1, 70), dtype=DTYPES, bias=st.booleans(),
+    special=st.booleans(), seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_bias_relu_and_its_gradient_give_the_bits_of_the_numpy_passes(
+    rows, cols, dtype, bias, special, seed
+):
+    rng = np.random.default_rng(seed)
+    z = _values(rng, (rows, cols), dtype, 0)
+    if special:
+        z.flat[: len(SPECIAL)] = np.array(SPECIAL, dtype)[: z.size]
+    b = _values(rng, cols, dtype, 0) if bias else None
+    g = _values(rng, (rows, cols), dtype, 1)
+    results = []
+    for fused in (False, True):
+        bufs = _Buffers(rows, [cols, cols], dtype)
+        out, grad_bias = z.copy(), np.empty(cols, dtype)
+        if fused:
+            if not _fused.bias_relu(out, b, bufs.keep[0]):
+                raise AssertionError("the fused forward did not run")
+            ran = _fused.relu_bias_grad(g, bufs.keep[0], bufs.gz[0], grad_bias)
+            assert ran == (cols > 1)  # one column is summed pairwise by NumPy: left to it
+            dz = bufs.gz[0] if ran else _backward_activation("relu", g, bufs, 0)
+            if not ran:
+                np.add.reduce(dz, axis=0, out=grad_bias)
+        else:
+            with numpy_only():
+                if b is not None:
+                    np.add(out, b, out=out)
+                _forward_activation("relu", out, bufs, 0)
+                dz = _backward_activation("relu", g, bufs, 0)
+                np.add.reduce(dz, axis=0, out=grad_bias)
+        results.append((out, dz.copy(), grad_bias))
+    (out0, dz0, gb0), (out1, dz1, gb1) = results
+    _assert_bits(out0, out1)
+    _assert_bits(out0, np.maximum(z + b if b is not None else z, 0))  # and it is np.maximum
+    _assert_bits(dz0, dz1)
+    _assert_bits(gb0, gb1)
