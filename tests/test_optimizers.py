@@ -433,4 +433,3 @@ def test_restored_state_must_fit_the_variables():
 
 def test_docstring_examples():
     assert doctest.testmod(optimizers).failed == 0
-
