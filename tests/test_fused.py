@@ -7,12 +7,14 @@ test imports it, so a missing numba fails here instead of the comparison vanishi
 from unittest import mock
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_mlp import _fused
+from tinygrad_mlp.ops import _np_relu
 from tinygrad_mlp.optimizers import SGD, Adam
-from tinygrad_mlp.replay import _backward_activation, _Buffers, _forward_activation
+from tinygrad_mlp.replay import _backward_activation, _Buffers, _forward_activation, _relu_mask
 
 DTYPES = st.sampled_from([np.float32, np.float64])
 
@@ -118,10 +120,15 @@ def test_bias_relu_and_its_gradient_give_the_bits_of_the_numpy_passes(
         bufs = _Buffers(rows, [cols, cols], dtype)
         out, grad_bias = z.copy(), np.empty(cols, dtype)
         if fused:
-            if not _fused.bias_relu(out, b, bufs.keep[0]):
-                raise AssertionError("the fused forward did not run")
-            ran = _fused.relu_bias_grad(g, bufs.keep[0], bufs.gz[0], grad_bias)
+            if b is not None:
+                assert _fused.bias_relu(out, b)
+            else:  # without a bias the replay takes the NumPy passes
+                _forward_activation("relu", out, bufs, 0)
+            bufs.z[0][...] = out  # the backward reads the ReLU's output
+            ran = _fused.relu_bias_grad(g, bufs.z[0], bufs.gz[0], grad_bias)
             assert ran == (cols > 1)  # one column is summed pairwise by NumPy: left to it
+            if not ran:
+                _relu_mask(bufs, 0)
             dz = bufs.gz[0] if ran else _backward_activation("relu", g, bufs, 0)
             if not ran:
                 np.add.reduce(dz, axis=0, out=grad_bias)
@@ -135,6 +142,30 @@ def test_bias_relu_and_its_gradient_give_the_bits_of_the_numpy_passes(
         results.append((out, dz.copy(), grad_bias))
     (out0, dz0, gb0), (out1, dz1, gb1) = results
     _assert_bits(out0, out1)
-    _assert_bits(out0, np.maximum(z + b if b is not None else z, 0))  # and it is np.maximum
+    _assert_bits(out0, _np_relu(z + b if b is not None else z))  # and it is the engine's relu
+    np.testing.assert_array_equal(out0, np.maximum(z + b if b is not None else z, 0))
     _assert_bits(dz0, dz1)
     _assert_bits(gb0, gb1)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_is_one_selection_at_every_size_minus_zero_and_nan_included(dtype):
+    """np.maximum(-0.0, 0) is -0.0 or +0.0 depending on the array's size (scalar or SIMD
+    loop); the engine's relu, the replay's and the fused loop all give +0.0 (PyTorch's
+    threshold) and keep NaN, so eager and replayed steps agree at any width."""
+    from tinygrad_mlp.engine import Value
+
+    for cols in range(1, 40):
+        z = np.array([[-0.0, 0.0, -1.0, 2.0, np.nan, -np.inf, np.inf] * 6], dtype)[:, :cols]
+        z = np.repeat(z, 3, axis=0)
+        eager = Value(z).relu().data
+        assert not np.signbit(eager[~np.isnan(eager)]).any()
+        np.testing.assert_array_equal(eager, np.maximum(z, 0))
+        bufs = _Buffers(3, [cols, cols], dtype)
+        replayed = z.copy()
+        _forward_activation("relu", replayed, bufs, 0)
+        _assert_bits(eager, replayed)
+        if dtype != np.float16:
+            fused = z.copy()
+            assert _fused.bias_relu(fused, np.zeros(cols, dtype))
+            _assert_bits(eager, fused)

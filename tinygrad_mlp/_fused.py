@@ -54,42 +54,28 @@ def _sgd_loop(w, g, v, lr, momentum, mode):  # pragma: no cover
                 w[i] = (w[i] - step) + vi * momentum
 
 
-def _bias_relu_loop(z, bias, keep, zero):  # pragma: no cover
-    # z = relu(z + bias), keep = all ones where the gradient will pass (z > 0 or NaN), else 0
+def _bias_relu_loop(z, bias, zero):  # pragma: no cover
+    # z = relu(z + bias) as the engine's ops._np_relu: +0.0 where z + bias <= 0 (-0.0 too),
+    # else z + bias (NaN kept)
     rows, cols = z.shape
     for r in range(rows):
         for c in range(cols):
             zi = z[r, c] + bias[c]
-            if zi <= zero:
-                z[r, c] = zero
-                keep[r, c] = 0
-            else:
-                z[r, c] = zi
-                keep[r, c] = -1
+            z[r, c] = zero if zi <= zero else zi
 
 
-def _relu_loop(z, keep, zero):  # pragma: no cover
-    rows, cols = z.shape
-    for r in range(rows):
-        for c in range(cols):
-            if z[r, c] <= zero:
-                z[r, c] = zero
-                keep[r, c] = 0
-            else:
-                keep[r, c] = -1
-
-
-def _relu_bias_grad_loop(g, keep, into, bias_grad, zero):  # pragma: no cover
-    # into = where(passes, g, +0.0); bias_grad = its column sums, row after row as NumPy's
-    # add.reduce(axis=0) adds them (the first row, then each next one)
+def _relu_bias_grad_loop(g, out, into, bias_grad, zero):  # pragma: no cover
+    # into = where(out <= 0, 0, g): out = relu(z) is +0.0 exactly where z <= 0 and NaN where z
+    # is, so this is the engine's where(z <= 0, 0, g); bias_grad = into's column sums, row after
+    # row as NumPy's add.reduce(axis=0) adds them (the first row, then each next one)
     rows, cols = g.shape
     for c in range(cols):
-        x = g[0, c] if keep[0, c] != 0 else zero
+        x = zero if out[0, c] <= zero else g[0, c]
         into[0, c] = x
         bias_grad[c] = x
     for r in range(1, rows):
         for c in range(cols):
-            x = g[r, c] if keep[r, c] != 0 else zero
+            x = zero if out[r, c] <= zero else g[r, c]
             into[r, c] = x
             bias_grad[c] = bias_grad[c] + x
 
@@ -156,31 +142,27 @@ def sgd(w, g, v, lr: float, momentum: float, nesterov: bool) -> bool:
     return True
 
 
-def bias_relu(z: np.ndarray, bias: np.ndarray | None, keep: np.ndarray) -> bool:
-    """``z = maximum(z + bias, 0)`` in place (NaN kept, -0.0 to +0.0, as np.maximum), and
-    ``keep`` all ones where the ReLU's gradient passes, 0 where it is blocked."""
-    loop = _compiled(_bias_relu_loop if bias is not None else _relu_loop)
-    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or not keep.flags.c_contiguous:
+def bias_relu(z: np.ndarray, bias: np.ndarray) -> bool:
+    """``z = relu(z + bias)`` in place, as NumPy's add then the engine's relu give it."""
+    loop = _compiled(_bias_relu_loop)
+    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or z.dtype.kind != "f":
         return False
-    zero = z.dtype.type(0.0)
-    if bias is None:
-        loop(z, keep, zero)
-    else:
-        if bias.dtype != z.dtype or bias.shape != z.shape[1:]:
-            return False
-        loop(z, bias, keep, zero)
+    if bias.dtype != z.dtype or bias.shape != z.shape[1:]:
+        return False
+    loop(z, bias, z.dtype.type(0.0))
     return True
 
 
-def relu_bias_grad(g: np.ndarray, keep: np.ndarray, into: np.ndarray, bias_grad: Any) -> bool:
-    """``into = where(keep, g, 0)`` and ``bias_grad = into.sum(axis=0)`` in one pass."""
+def relu_bias_grad(g: np.ndarray, out: np.ndarray, into: np.ndarray, bias_grad: Any) -> bool:
+    """``into = where(out <= 0, 0, g)`` for ``out`` a ReLU's output, and ``bias_grad =
+    into.sum(axis=0)``, in one pass."""
     loop = _compiled(_relu_bias_grad_loop)
     # one column: NumPy sums it as a contiguous run, pairwise, not row after row
     if loop is None or bias_grad is None or g.ndim != 2 or len(g) == 0 or g.shape[1] < 2:
         return False
-    if not _same_layout(g, into):
+    if not _same_layout(g, out, into) or not _same_layout(bias_grad, bias_grad):
         return False
-    if not (keep.flags.c_contiguous and bias_grad.flags.c_contiguous):
+    if bias_grad.shape != g.shape[1:] or bias_grad.dtype != g.dtype:
         return False
-    loop(g, keep, into, bias_grad, g.dtype.type(0.0))
+    loop(g, out, into, bias_grad, g.dtype.type(0.0))
     return True

@@ -363,10 +363,24 @@ def _relu_bw(g, out, ctx, a):
     return (np.where(x <= 0, 0.0, g),)  # one comparison and one pass: no mask to cast
 
 
+def _np_relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0) as PyTorch's threshold has it: +0.0 for every x <= 0 (-0.0 included), x
+    elsewhere (NaN kept). np.maximum gives -0.0 for -0.0 on some array sizes and +0.0 on
+    others (its SIMD and scalar loops differ), so the floats are selected bitwise: x's bits
+    AND all ones where x > 0 or NaN, else AND 0 (+0.0's bits). The replayed step makes the
+    same selection (replay.py, _fused.py)."""
+    if x.dtype.kind != "f" or x.dtype.itemsize not in (2, 4, 8):
+        return np.maximum(x, 0)
+    bits = np.dtype(f"i{x.dtype.itemsize}")
+    keep = np.subtract(x <= 0, 1, dtype=bits)  # False -> -1 (all ones), True -> 0
+    x = x if x.flags.c_contiguous else x.copy()  # a view of other floats needs contiguity
+    return np.bitwise_and(x.view(bits), keep).view(x.dtype)
+
+
 def relu(self) -> Value:
     """max(0, x);  gradient 1 where x > 0, else 0."""
     x = self._data
-    data = (0.0 if x <= 0.0 else x) if type(x) is float else np.maximum(x, 0)
+    data = (0.0 if x <= 0.0 else x) if type(x) is float else _np_relu(x)
     return Value._make(data, (self,), "relu", _relu_bw)
 
 

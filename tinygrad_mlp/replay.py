@@ -295,12 +295,15 @@ class ReplayedStep:
         dot, add, total = np.dot, np.add, np.add.reduce
         # forward: z = a @ W (+ b), then the activation in place
         a = x
+        fused_relu = [False] * len(layers)
         for i, layer in enumerate(layers):
             z = bufs.z[i]
             dot(a, layer.kernel._data, out=z)
             bias = None if layer.bias is None else layer.bias._data
             act = acts[i] if i < last or not self.fused else "linear"
-            if act != "relu" or not _fused.bias_relu(z, bias, bufs.keep[i]):
+            if act == "relu" and bias is not None and _fused.bias_relu(z, bias):
+                fused_relu[i] = True  # no mask made: the backward reads the output instead
+            else:
                 if bias is not None:
                     add(z, bias, out=z)
                 _forward_activation(act, z, bufs, i)
@@ -310,9 +313,11 @@ class ReplayedStep:
         for i in range(last, -1, -1):
             layer, (gk, gb, below_needed) = layers[i], self.layer_grads[i]
             act = acts[i] if i < last or not self.fused else "linear"
-            if act == "relu" and _fused.relu_bias_grad(g, bufs.keep[i], bufs.gz[i], gb):
+            if fused_relu[i] and _fused.relu_bias_grad(g, bufs.z[i], bufs.gz[i], gb):
                 g = bufs.gz[i]  # the ReLU's backward and the bias's column sums in one pass
             else:
+                if fused_relu[i]:  # the NumPy backward wants the mask the fused forward skipped
+                    _relu_mask(bufs, i)
                 g = _backward_activation(act, g, bufs, i)
                 if gb is not None:
                     total(g, axis=0, out=gb)
@@ -363,16 +368,23 @@ class ReplayedStep:
         return loss, pred, g
 
 
+def _relu_mask(bufs: _Buffers, i: int, z: np.ndarray | None = None) -> np.ndarray:
+    """Layer ``i``'s mask: all ones where its ReLU passes the gradient (z > 0 or NaN), 0 where
+    z <= 0; from z before the ReLU or from its output (+0.0 exactly where z <= 0), by default
+    the layer's buffer."""
+    blocked, keep = bufs.blocked[i], bufs.keep[i]
+    np.less_equal(bufs.z[i] if z is None else z, 0, out=blocked)
+    np.subtract(blocked, 1, out=keep, dtype=keep.dtype)  # False -> all ones, True -> 0
+    return keep
+
+
 def _forward_activation(name: str, z: np.ndarray, bufs: _Buffers, i: int) -> None:
     """g(z) in place (the engine's forward of the op)."""
     if name == "relu":
-        # np.maximum(z, 0) selected bitwise: z's bits where z > 0 or NaN (NaN kept, sign and
-        # all, as maximum keeps it), +0.0's bits where z <= 0 (maximum gives +0.0 for -0.0
-        # too). The mask "the gradient passes here" is kept for the backward, which is then
-        # one pass: the engine's where(z <= 0, 0, g) is the same selection
-        blocked, keep = bufs.blocked[i], bufs.keep[i]
-        np.less_equal(z, 0, out=blocked)
-        np.subtract(blocked, 1, out=keep, dtype=keep.dtype)  # False -> all ones, True -> 0
+        # the engine's relu (ops._np_relu) in place: z's bits where z > 0 or NaN, +0.0's bits
+        # where z <= 0. The mask "the gradient passes here" is kept for the backward, which
+        # is then one pass: the engine's where(z <= 0, 0, g) is the same selection
+        keep = _relu_mask(bufs, i, z)
         bits = z.view(keep.dtype)
         np.bitwise_and(bits, keep, out=bits)
     elif name == "tanh":
