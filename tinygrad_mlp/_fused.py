@@ -67,17 +67,17 @@ def _bias_relu_loop(z, bias, zero):  # pragma: no cover
 def _relu_bias_grad_loop(g, out, into, bias_grad, zero):  # pragma: no cover
     # into = where(out <= 0, 0, g): out = relu(z) is +0.0 exactly where z <= 0 and NaN where z
     # is, so this is the engine's where(z <= 0, 0, g); bias_grad = into's column sums, row after
-    # row as NumPy's add.reduce(axis=0) adds them (the first row, then each next one)
+    # row as NumPy's add.reduce(axis=0) adds them (the first row, then each next one). Row
+    # views and a local sum let the compiler vectorize the inner loop
     rows, cols = g.shape
-    for c in range(cols):
-        x = zero if out[0, c] <= zero else g[0, c]
-        into[0, c] = x
-        bias_grad[c] = x
-    for r in range(1, rows):
+    total = np.empty(cols, g.dtype)
+    for r in range(rows):
+        g_row, out_row, into_row = g[r], out[r], into[r]
         for c in range(cols):
-            x = zero if out[r, c] <= zero else g[r, c]
-            into[r, c] = x
-            bias_grad[c] = bias_grad[c] + x
+            x = zero if out_row[c] <= zero else g_row[c]
+            into_row[c] = x
+            total[c] = x if r == 0 else total[c] + x
+    bias_grad[:] = total
 
 
 # -- compiling on first use ------------------------------------------------------------
