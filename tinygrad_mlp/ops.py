@@ -366,15 +366,13 @@ def _relu_bw(g, out, ctx, a):
 def _np_relu(x: np.ndarray) -> np.ndarray:
     """max(x, 0) as PyTorch's threshold has it: +0.0 for every x <= 0 (-0.0 included), x
     elsewhere (NaN kept). np.maximum gives -0.0 for -0.0 on some array sizes and +0.0 on
-    others (its SIMD and scalar loops differ), so the floats are selected bitwise: x's bits
-    AND all ones where x > 0 or NaN, else AND 0 (+0.0's bits). The replayed step makes the
-    same selection (replay.py, _fused.py)."""
-    if x.dtype.kind != "f" or x.dtype.itemsize not in (2, 4, 8):
-        return np.maximum(x, 0)
-    bits = np.dtype(f"i{x.dtype.itemsize}")
-    keep = np.subtract(x <= 0, 1, dtype=bits)  # False -> -1 (all ones), True -> 0
-    x = x if x.flags.c_contiguous else x.copy()  # a view of other floats needs contiguity
-    return np.bitwise_and(x.view(bits), keep).view(x.dtype)
+    others (its SIMD and scalar loops differ); adding +0.0 turns -0.0 into +0.0 and leaves
+    every other value as it is, so the result is the same at every size, and the same bits
+    as the replayed step's selection (replay.py, _fused.py)."""
+    out = np.maximum(x, 0)
+    if out.dtype.kind == "f":
+        out += 0.0
+    return out
 
 
 def relu(self) -> Value:
