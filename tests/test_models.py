@@ -525,3 +525,32 @@ def test_large_data_is_gathered_batch_by_batch_with_the_same_shuffles(monkeypatc
     assert runs[0][0] == runs[1][0]
     for a, b in zip(runs[0][1], runs[1][1], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_what_a_subclass_must_define_is_said_when_it_is_missing():
+    import tinygrad_mlp as tm
+
+    class NoCall(tm.Model):  # as in Keras: a subclass of Model defines call
+        pass
+
+    with pytest.raises(NotImplementedError, match="has no call"):
+        NoCall()(np.zeros((2, 3), np.float32))
+
+    class Plain(tm.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = Dense(1)
+
+        def call(self, x, training=None):
+            return self.dense(x)
+
+    with pytest.raises(NotImplementedError, match="has no get_config"):
+        Plain().get_config()
+
+    class Empty(tm.utils.PyDataset):  # Keras' PyDataset contract: __len__ and __getitem__
+        pass
+
+    with pytest.raises(NotImplementedError, match="must define __len__"):
+        len(Empty())
+    with pytest.raises(NotImplementedError, match="must define __getitem__"):
+        Empty()[0]

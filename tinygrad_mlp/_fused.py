@@ -160,7 +160,7 @@ def relu_bias_grad(g: np.ndarray, out: np.ndarray, into: np.ndarray, bias_grad: 
     # one column: NumPy sums it as a contiguous run, pairwise, not row after row
     if loop is None or bias_grad is None or g.ndim != 2 or len(g) == 0 or g.shape[1] < 2:
         return False
-    if not _same_layout(g, out, into) or not _same_layout(bias_grad, bias_grad):
+    if not _same_layout(g, out, into) or not bias_grad.flags.c_contiguous:
         return False
     if bias_grad.shape != g.shape[1:] or bias_grad.dtype != g.dtype:
         return False

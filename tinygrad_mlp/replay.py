@@ -84,7 +84,7 @@ def plan_replay(model: Any, plan: Any, trainable: list) -> tuple[ReplayedStep | 
     held = {id(w) for layer in layers for w in _weights(layer)}
     if any(id(w) not in held for w in trainable):
         return None, "a trainable weight is outside the Dense stack"
-    return ReplayedStep(model, plan, trainable, kind, names), ""
+    return ReplayedStep(layers, model, plan, trainable, kind, names), ""
 
 
 def _chain(model: Any) -> list | None:
@@ -164,11 +164,14 @@ class _Buffers:
 class ReplayedStep:
     """One planned training step; ``step(xs, ys, sw)`` returns fit's triple or None."""
 
-    def __init__(self, model: Any, plan: Any, trainable: list, kind: str, names: list) -> None:
-        self.layers = _chain(model)
+    def __init__(
+        self, layers: list, model: Any, plan: Any, trainable: list, kind: str, names: list
+    ) -> None:
+        self.layers = layers
         self.kind = kind
-        self.activations = names
+        # each layer's activation as the step runs it: a fused output's is the loss's
         self.fused = plan.fused[0] is not None
+        self.activations = names[:-1] + ["linear" if self.fused else names[-1]]
         self.needs_pred = plan.needs_pred[0]
         self.optimizer = model.optimizer
         self.trainable = list(trainable)
@@ -300,7 +303,7 @@ class ReplayedStep:
             z = bufs.z[i]
             dot(a, layer.kernel._data, out=z)
             bias = None if layer.bias is None else layer.bias._data
-            act = acts[i] if i < last or not self.fused else "linear"
+            act = acts[i]
             if act == "relu" and bias is not None and _fused.bias_relu(z, bias):
                 fused_relu[i] = True  # no mask made: the backward reads the output instead
             else:
@@ -312,7 +315,7 @@ class ReplayedStep:
         # backward: the loss's gradient at the output, then each layer from the last down
         for i in range(last, -1, -1):
             layer, (gk, gb, below_needed) = layers[i], self.layer_grads[i]
-            act = acts[i] if i < last or not self.fused else "linear"
+            act = acts[i]
             if fused_relu[i] and _fused.relu_bias_grad(g, bufs.z[i], bufs.gz[i], gb):
                 g = bufs.gz[i]  # the ReLU's backward and the bias's column sums in one pass
             else:

@@ -113,8 +113,9 @@ def _verbosity(verbose: Any) -> int:
     return int(verbose)
 
 
-def _slice(arr: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
-    return None if arr is None else arr[start:stop]
+def _last_batch(first: int, xb: list[np.ndarray], batch_size: int) -> int:
+    """The index of the last batch_size batch inside a chunk that starts at batch ``first``."""
+    return first + max(1, -(-len(xb[0]) // batch_size)) - 1
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -657,6 +658,22 @@ class Trainer:
                                  what="validation_")  # fmt: skip
         return self._adapter(data, None, None, None, batch_size, False, steps)
 
+    def _in_chunks(self, adapter: Any, allowed: bool) -> tuple[Any, int]:
+        """The adapter, and how many batch_size batches each of its batches holds: arrays in
+        inference go through in chunks of about PREDICT_CHUNK_ROWS rows when ``allowed`` (no
+        callback of the user's watches each batch) and every layer maps each row on its own
+        (far fewer Python steps; the progress bar still counts batch_size batches)."""
+        if not (allowed and isinstance(adapter, data_adapters.ArrayAdapter)
+                and self._rows_independent()):  # fmt: skip
+            return adapter, 1
+        per = max(1, PREDICT_CHUNK_ROWS // adapter.batch_size)
+        rows = min(adapter.n, adapter.steps * adapter.batch_size)
+        ys = None if adapter.ys is None else [None if b is None else b[:rows] for b in adapter.ys]
+        chunked = data_adapters.ArrayAdapter([a[:rows] for a in adapter.xs], ys,
+                                             _slice(adapter.sw, 0, rows),
+                                             adapter.batch_size * per)  # fmt: skip
+        return chunked, per
+
     def _evaluate_adapter(
         self, adapter: Any, plan: _Plan, cbs: Any = None, chunked: bool = False
     ) -> dict[str, float]:
@@ -667,17 +684,7 @@ class Trainer:
         totals = _Totals(plan)
         if cbs is not None:
             cbs.on_test_begin()
-        per_chunk = 1
-        if chunked and isinstance(adapter, data_adapters.ArrayAdapter) and self._rows_independent():
-            per_chunk = max(1, PREDICT_CHUNK_ROWS // adapter.batch_size)
-            rows = min(adapter.n, adapter.steps * adapter.batch_size)
-            adapter = data_adapters.ArrayAdapter(
-                [a[:rows] for a in adapter.xs],
-                None if adapter.ys is None else [None if b is None else b[:rows]
-                                                 for b in adapter.ys],
-                _slice(adapter.sw, 0, rows), adapter.batch_size * per_chunk,
-            )  # fmt: skip
-        size = adapter.batch_size // per_chunk if per_chunk > 1 else 1
+        adapter, per_chunk = self._in_chunks(adapter, chunked)
         with no_grad():
             for step, (xb, yb, swb) in enumerate(adapter.epoch()):
                 first = step * per_chunk
@@ -686,7 +693,11 @@ class Trainer:
                 loss, per, preds = self._step_loss(xb, yb, swb, False, plan)
                 totals.add(float(loss.data), per, yb, preds, swb)
                 if cbs is not None:
-                    last = first + (max(1, -(-len(xb[0]) // size)) - 1 if per_chunk > 1 else 0)
+                    last = (
+                        first
+                        if per_chunk == 1
+                        else _last_batch(first, xb, adapter.batch_size // per_chunk)
+                    )
                     cbs.on_test_batch_end(last, totals.logs())
         adapter.on_epoch_end()
         logs = totals.logs()
@@ -793,27 +804,15 @@ class Trainer:
         )
         chunks: list[list[np.ndarray]] = []
         cbs.on_predict_begin()
-        # in inference every built-in layer maps each row on its own, so without callbacks
-        # that want each batch's outputs the rows go through in large chunks (far fewer
-        # Python steps); the progress bar still counts batch_size batches, as Keras shows
-        per = 1
-        if (
-            isinstance(adapter, data_adapters.ArrayAdapter)
-            and not callbacks
-            and (self._rows_independent())
-        ):
-            per = max(1, PREDICT_CHUNK_ROWS // batch_size)
-            rows = min(adapter.n, adapter.steps * batch_size)
-            adapter = data_adapters.ArrayAdapter([a[:rows] for a in adapter.xs], None, None,
-                                                 batch_size * per)  # fmt: skip
+        adapter, per = self._in_chunks(adapter, not callbacks)  # large chunks when no one watches
         with no_grad():
             for step, (xb, _, _) in enumerate(adapter.epoch()):
                 first = step * per
                 cbs.on_predict_batch_begin(first)
                 outs = [v.data for v in self._forward([_const(a) for a in xb], False, ())]
                 chunks.append(outs)
-                last = first + max(1, -(-len(xb[0]) // batch_size)) - 1
-                cbs.on_predict_batch_end(last, {"outputs": outs[0] if len(outs) == 1 else outs})
+                logs = {"outputs": outs[0] if len(outs) == 1 else outs}
+                cbs.on_predict_batch_end(_last_batch(first, xb, batch_size), logs)
         cbs.on_predict_end()
         names = self._output_names()
         if not chunks:
