@@ -169,3 +169,67 @@ def test_relu_is_one_selection_at_every_size_minus_zero_and_nan_included(dtype):
             fused = z.copy()
             assert _fused.bias_relu(fused, np.zeros(cols, dtype))
             _assert_bits(eager, fused)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.integers(0, 300), cols=st.one_of(st.integers(1, 40), st.integers(41, 200)),
+    dtype=DTYPES, scale=st.integers(-3, 3),
+    special=st.booleans(), seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_sparse_softmax_ce_loops_give_the_bits_of_the_numpy_passes(
+    rows, cols, dtype, scale, special, seed
+):
+    """The sparse cross-entropy's loss, softmax and gradient: numba's loops and NumPy's
+    passes over a transposed copy, bit for bit; both the loss they are meant to be."""
+    from tinygrad_mlp import losses
+
+    rng = np.random.default_rng(seed)
+    z = _values(rng, (rows, cols), dtype, scale)
+    if special:
+        z.flat[: len(SPECIAL)] = np.array(SPECIAL, dtype)[: z.size]
+    labels = rng.integers(0, cols, rows)
+    index = np.arange(rows)
+    g = _values(rng, rows, dtype, 0)
+    z_before = z.copy()
+    # the loops run up to 128 classes (NumPy's pairwise block), the NumPy passes beyond
+    assert (_fused.sparse_softmax_ce(z, labels, True) is not None) == (cols <= 128)
+    results = []
+    for fused in (True, False):
+        with mock.patch.object(_fused, "_compiled", _fused._compiled if fused else lambda f: None):
+            data, probs = losses._sparse_softmax_ce_arrays(z, index, labels, True)
+            loss_only, none = losses._sparse_softmax_ce_arrays(z, index, labels, False)
+            grad = losses._sparse_softmax_ce_grad(probs.copy(), index, labels, g)
+        assert none is None
+        _assert_bits(z, z_before)  # the logits are read, never written
+        _assert_bits(data, loss_only)
+        assert probs.flags.c_contiguous and grad.flags.c_contiguous
+        results.append((data, probs, grad))
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == dtype and b.dtype == dtype
+        _assert_bits(a, b)
+    # the loss is logsumexp(z) - z_label and the softmax sums to 1, where z is finite
+    data, probs, grad = results[0]
+    finite = np.isfinite(z).all(axis=1)
+    z64 = z[finite].astype(np.float64)
+    top = z64.max(axis=1, keepdims=True)
+    expected = (
+        np.log(np.exp(z64 - top).sum(axis=1)) + top[:, 0] - z64[index[: len(z64)], labels[finite]]
+    )
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    err = np.abs(data[finite] - expected)
+    assert (err <= tol * (1 + np.abs(top[:, 0]) + np.abs(expected))).all()
+    np.testing.assert_allclose(probs[finite].sum(axis=1), 1.0, rtol=tol * cols)
+    onehot = np.eye(cols, dtype=dtype)[labels]
+    np.testing.assert_allclose(grad, (probs - onehot) * g[:, None], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("bad", [-1, 3, 99])
+def test_sparse_softmax_ce_loops_refuse_a_label_out_of_range_and_write_nothing(bad):
+    z = np.arange(12, dtype=np.float32).reshape(4, 3)
+    labels = np.array([0, 1, bad, 2])
+    assert _fused.sparse_softmax_ce(z, labels, True) is None
+    probs = np.full((4, 3), 0.25, np.float32)
+    assert not _fused.sparse_softmax_ce_grad(probs, labels, np.ones(4, np.float32))
+    np.testing.assert_array_equal(probs, 0.25)

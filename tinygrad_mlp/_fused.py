@@ -21,7 +21,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_ELEMENTS", "adam", "sgd", "bias_relu", "relu_bias_grad"]
+__all__ = [
+    "MIN_ELEMENTS",
+    "adam",
+    "sgd",
+    "bias_relu",
+    "relu_bias_grad",
+    "sparse_softmax_ce",
+    "sparse_softmax_ce_grad",
+]
 
 MIN_ELEMENTS = 4096  # below this an optimizer's NumPy passes are as fast as the call
 
@@ -78,6 +86,76 @@ def _relu_bias_grad_loop(g, out, into, bias_grad, zero):  # pragma: no cover
             into_row[c] = x
             total[c] = x if r == 0 else total[c] + x
     bias_grad[:] = total
+
+
+def _softmax_shift_loop(z, labels, shifted, picked):  # pragma: no cover
+    # shifted = z - the row's max, picked = shifted at the row's label. A row with a NaN has
+    # its first NaN as max, as np.maximum keeps the first of two NaNs. False, and nothing
+    # read, if a label is out of range
+    rows, cols = z.shape
+    for r in range(rows):
+        if labels[r] < 0 or labels[r] >= cols:
+            return False
+    for r in range(rows):
+        z_row, s_row = z[r], shifted[r]
+        m = z_row[0]
+        for c in range(1, cols):
+            x = z_row[c]
+            if m != m:
+                break
+            if x > m or x != x:
+                m = x
+        for c in range(cols):
+            s_row[c] = z_row[c] - m
+        picked[r] = s_row[labels[r]]
+    return True
+
+
+def _softmax_normalize_loop(e, total, zero, divide):  # pragma: no cover
+    # total = e's row sums as NumPy's add.reduce(axis=-1) gives them for rows of at most 128
+    # (PW_BLOCKSIZE): its identity plus the pairwise sum, which for 8 or more entries keeps
+    # eight running sums, adds them as a tree, then the rest in order. e /= total if divide
+    rows, cols = e.shape
+    for r in range(rows):
+        row = e[r]
+        if cols < 8:
+            t = zero
+            for c in range(cols):
+                t = t + row[c]
+        else:
+            r0, r1, r2, r3 = row[0], row[1], row[2], row[3]
+            r4, r5, r6, r7 = row[4], row[5], row[6], row[7]
+            c = 8
+            while c < cols - cols % 8:
+                r0, r1, r2, r3 = r0 + row[c], r1 + row[c + 1], r2 + row[c + 2], r3 + row[c + 3]
+                r4, r5 = r4 + row[c + 4], r5 + row[c + 5]
+                r6, r7 = r6 + row[c + 6], r7 + row[c + 7]
+                c += 8
+            t = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while c < cols:
+                t = t + row[c]
+                c += 1
+        t = zero + t
+        total[r] = t
+        if divide:
+            for c in range(cols):
+                row[c] = row[c] / t
+
+
+def _sparse_ce_grad_loop(probs, labels, scale, one):  # pragma: no cover
+    # probs[rows, labels] -= 1, then probs *= scale[:, None]: the two NumPy passes in one.
+    # False, and nothing written, if a label is out of range
+    rows, cols = probs.shape
+    for r in range(rows):
+        if labels[r] < 0 or labels[r] >= cols:
+            return False
+    for r in range(rows):
+        row, label, s = probs[r], labels[r], scale[r]
+        at_label = row[label] - one
+        for c in range(cols):
+            row[c] = row[c] * s
+        row[label] = at_label * s
+    return True
 
 
 # -- compiling on first use ------------------------------------------------------------
@@ -166,3 +244,50 @@ def relu_bias_grad(g: np.ndarray, out: np.ndarray, into: np.ndarray, bias_grad: 
         return False
     loop(g, out, into, bias_grad, g.dtype.type(0.0))
     return True
+
+
+_MAX_CLASSES = 128  # NumPy sums a row of more classes by splitting it in halves
+
+
+def _labels_fit(z: np.ndarray, labels: Any) -> bool:
+    """(n, k) float32/float64 logits in C order, 0 < k <= 128, and n int64 labels: what the
+    loops take."""
+    return (
+        type(labels) is np.ndarray
+        and z.ndim == 2
+        and 0 < z.shape[1] <= _MAX_CLASSES
+        and z.dtype in (np.float32, np.float64)
+        and z.flags.c_contiguous
+        and labels.dtype == np.int64
+        and labels.shape == z.shape[:1]
+    )
+
+
+def sparse_softmax_ce(z: np.ndarray, labels: Any, probs: bool) -> tuple | None:
+    """``losses._sparse_softmax_ce_arrays`` in two loops and NumPy's exp and log (whose
+    bits a compiled exp would not give): the per-sample losses and softmax(z) (when
+    ``probs``), or None when the NumPy passes must run."""
+    shift, normalize = _compiled(_softmax_shift_loop), _compiled(_softmax_normalize_loop)
+    if shift is None or not _labels_fit(z, labels):
+        return None
+    n = len(z)
+    e, picked, total = np.empty_like(z), np.empty(n, z.dtype), np.empty(n, z.dtype)
+    if not shift(z, labels, e, picked):
+        return None
+    np.exp(e, out=e)
+    normalize(e, total, z.dtype.type(0.0), probs)
+    data = np.log(total)
+    data -= picked
+    return data, e if probs else None
+
+
+def sparse_softmax_ce_grad(probs: np.ndarray, labels: Any, scale: np.ndarray) -> bool:
+    """``probs[rows, labels] -= 1; probs *= scale[:, None]`` in place, in one pass."""
+    loop = _compiled(_sparse_ce_grad_loop)
+    if loop is None or not _labels_fit(probs, labels):
+        return False
+    if type(scale) is not np.ndarray or scale.shape != probs.shape[:1]:
+        return False
+    if scale.dtype != probs.dtype or not scale.flags.c_contiguous:
+        return False
+    return loop(probs, labels, scale, probs.dtype.type(1.0))

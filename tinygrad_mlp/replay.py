@@ -155,6 +155,7 @@ class _Buffers:
         self.rows = np.arange(n)
         # the batch mean's backward, as the engine computes it (in the weights' dtype)
         self.scale = np.ones((), dtype) * (1.0 / n)
+        self.scale_rows = np.full(n, self.scale)  # the same, once per sample
         k = widths[-1]
         # a per-sample mean over k > 1 outputs (bce, mse) scales once more, in the same dtype
         self.scale_last = self.scale if k == 1 else self.scale * (1.0 / k)
@@ -346,7 +347,7 @@ class ReplayedStep:
         if kind == "sparse_ce":
             per, probs = losses._sparse_softmax_ce_arrays(out, bufs.rows, y, True)
             pred = probs.copy() if self.needs_pred else out
-            g = losses._sparse_softmax_ce_grad(probs, bufs.rows, y, bufs.scale)
+            g = losses._sparse_softmax_ce_grad(probs, bufs.rows, y, bufs.scale_rows)
         elif kind == "ce":
             per, y_sum, probs = losses._softmax_ce_arrays(out, y, True)
             pred = probs.copy() if self.needs_pred else out
