@@ -233,3 +233,39 @@ def test_sparse_softmax_ce_loops_refuse_a_label_out_of_range_and_write_nothing(b
     probs = np.full((4, 3), 0.25, np.float32)
     assert not _fused.sparse_softmax_ce_grad(probs, labels, np.ones(4, np.float32))
     np.testing.assert_array_equal(probs, 0.25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 70), cols=st.integers(2, 70), dtype=DTYPES, scale=st.integers(-3, 3),
+    minus_zero=st.floats(0.0, 1.0), seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_bias_add_and_column_sums_give_the_bits_of_numpy(
+    rows, cols, dtype, scale, minus_zero, seed
+):
+    """The linear layer's bias forward and backward: NumPy's broadcast add and its
+    add.reduce(axis=0), which adds every row to +0.0 (a column of -0.0 sums to +0.0)."""
+    rng = np.random.default_rng(seed)
+    z, bias = _values(rng, (rows, cols), dtype, scale), _values(rng, cols, dtype, 0)
+    z[rng.random(z.shape) < minus_zero] = -0.0  # whole columns of -0.0 now and then
+    added = z.copy()
+    assert _fused.bias_add(added, bias)
+    _assert_bits(added, z + bias)
+    sums = np.empty(cols, dtype)
+    assert _fused.column_sums(z, sums)
+    _assert_bits(sums, np.add.reduce(z, axis=0))
+    # and the ReLU backward's bias sums, where the gradient passes everywhere
+    into, bias_grad = np.empty_like(z), np.empty(cols, dtype)
+    assert _fused.relu_bias_grad(z, np.ones_like(z), into, bias_grad)
+    _assert_bits(into, z)
+    _assert_bits(bias_grad, np.add.reduce(z, axis=0))
+
+
+def test_a_column_of_minus_zero_sums_to_plus_zero_as_numpy_sums_it():
+    g = np.array([[-0.0, -0.0, 1.0]], np.float32)
+    sums, into, bias_grad = np.empty(3, np.float32), np.empty_like(g), np.empty(3, np.float32)
+    assert _fused.column_sums(np.repeat(g, 2, axis=0), sums)
+    assert _fused.relu_bias_grad(g, np.ones_like(g), into, bias_grad)
+    for got in (sums, bias_grad):
+        assert not np.signbit(got).any()
+        _assert_bits(got[:2], np.add.reduce(g, axis=0)[:2])

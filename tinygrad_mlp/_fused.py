@@ -25,7 +25,9 @@ __all__ = [
     "MIN_ELEMENTS",
     "adam",
     "sgd",
+    "bias_add",
     "bias_relu",
+    "column_sums",
     "relu_bias_grad",
     "sparse_softmax_ce",
     "sparse_softmax_ce_grad",
@@ -72,19 +74,40 @@ def _bias_relu_loop(z, bias, zero):  # pragma: no cover
             z[r, c] = zero if zi <= zero else zi
 
 
+def _bias_add_loop(z, bias):  # pragma: no cover
+    # z += bias, row after row (NumPy's broadcast add: one rounding per element)
+    rows, cols = z.shape
+    for r in range(rows):
+        z_row = z[r]
+        for c in range(cols):
+            z_row[c] = z_row[c] + bias[c]
+
+
+def _column_sums_loop(g, total):  # pragma: no cover
+    # total = g.sum(axis=0) as NumPy's add.reduce(axis=0) adds two or more columns: each row
+    # in turn to its identity +0.0
+    rows, cols = g.shape
+    acc = np.zeros(cols, g.dtype)
+    for r in range(rows):
+        g_row = g[r]
+        for c in range(cols):
+            acc[c] = acc[c] + g_row[c]
+    total[:] = acc
+
+
 def _relu_bias_grad_loop(g, out, into, bias_grad, zero):  # pragma: no cover
     # into = where(out <= 0, 0, g): out = relu(z) is +0.0 exactly where z <= 0 and NaN where z
     # is, so this is the engine's where(z <= 0, 0, g); bias_grad = into's column sums, row after
-    # row as NumPy's add.reduce(axis=0) adds them (the first row, then each next one). Row
-    # views and a local sum let the compiler vectorize the inner loop
+    # row as NumPy's add.reduce(axis=0) adds them to its identity +0.0 (so a column of -0.0
+    # sums to +0.0). Row views and a local sum let the compiler vectorize the inner loop
     rows, cols = g.shape
-    total = np.empty(cols, g.dtype)
+    total = np.zeros(cols, g.dtype)
     for r in range(rows):
         g_row, out_row, into_row = g[r], out[r], into[r]
         for c in range(cols):
             x = zero if out_row[c] <= zero else g_row[c]
             into_row[c] = x
-            total[c] = x if r == 0 else total[c] + x
+            total[c] = total[c] + x
     bias_grad[:] = total
 
 
@@ -228,6 +251,31 @@ def bias_relu(z: np.ndarray, bias: np.ndarray) -> bool:
     if bias.dtype != z.dtype or bias.shape != z.shape[1:]:
         return False
     loop(z, bias, z.dtype.type(0.0))
+    return True
+
+
+def bias_add(z: np.ndarray, bias: np.ndarray) -> bool:
+    """``z += bias`` in place for (n, k) ``z`` and (k,) ``bias``, as NumPy's add gives it."""
+    loop = _compiled(_bias_add_loop)
+    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or z.dtype.kind != "f":
+        return False
+    if bias.dtype != z.dtype or bias.shape != z.shape[1:]:
+        return False
+    loop(z, bias)
+    return True
+
+
+def column_sums(g: np.ndarray, total: np.ndarray) -> bool:
+    """``total = g.sum(axis=0)`` for (n, k) ``g`` with n > 0 and k > 1 (one column NumPy sums
+    pairwise, as a contiguous run)."""
+    loop = _compiled(_column_sums_loop)
+    if loop is None or g.ndim != 2 or len(g) == 0 or g.shape[1] < 2:
+        return False
+    if not _same_layout(g) or not total.flags.c_contiguous:
+        return False
+    if total.shape != g.shape[1:] or total.dtype != g.dtype:
+        return False
+    loop(g, total)
     return True
 
 

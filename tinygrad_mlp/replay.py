@@ -308,7 +308,7 @@ class ReplayedStep:
             if act == "relu" and bias is not None and _fused.bias_relu(z, bias):
                 fused_relu[i] = True  # no mask made: the backward reads the output instead
             else:
-                if bias is not None:
+                if bias is not None and not _fused.bias_add(z, bias):
                     add(z, bias, out=z)
                 _forward_activation(act, z, bufs, i)
             a = z
@@ -323,7 +323,7 @@ class ReplayedStep:
                 if fused_relu[i]:  # the NumPy backward wants the mask the fused forward skipped
                     _relu_mask(bufs, i)
                 g = _backward_activation(act, g, bufs, i)
-                if gb is not None:
+                if gb is not None and not _fused.column_sums(g, gb):
                     total(g, axis=0, out=gb)
             if gk is not None:
                 dot((x if i == 0 else bufs.z[i - 1]).T, g, out=gk)
