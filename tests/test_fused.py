@@ -269,3 +269,26 @@ def test_a_column_of_minus_zero_sums_to_plus_zero_as_numpy_sums_it():
     for got in (sums, bias_grad):
         assert not np.signbit(got).any()
         _assert_bits(got[:2], np.add.reduce(g, axis=0)[:2])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.integers(1, 300), cols=st.integers(1, 50), picks=st.integers(0, 40),
+    dtype=st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_]),
+    seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_take_rows_is_np_take(rows, cols, picks, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, cols)) * 100).astype(dtype)
+    index = rng.integers(0, rows, picks)
+    taken = _fused.take_rows(x, index)
+    assert taken is not None and taken.flags.c_contiguous and not np.shares_memory(taken, x)
+    _assert_bits(taken, np.take(x, index, axis=0))
+
+
+def test_take_rows_leaves_what_it_cannot_take_to_numpy():
+    x = np.arange(12.0).reshape(4, 3)
+    assert _fused.take_rows(x, np.array([0, 4])) is None  # out of range: np.take raises
+    assert _fused.take_rows(x, np.array([0, -1])) is None  # negative: np.take wraps
+    assert _fused.take_rows(np.asfortranarray(x), np.array([0])) is None
+    assert _fused.take_rows(x, np.array([0], np.int32)) is None

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp import _fused
+
 __all__ = ["ArrayAdapter", "StreamAdapter", "PyDatasetAdapter", "get_adapter", "unpack"]
 
 Batch = tuple[list[np.ndarray], list[np.ndarray] | None, np.ndarray | None]
@@ -121,13 +123,19 @@ class ArrayAdapter:
         for step in range(self.steps):
             rows = order[step * size : min((step + 1) * size, self.n)]
             yield (
-                [np.take(x, rows, axis=0) for x in xs],  # take: a fifth faster than x[rows]
+                [_take(x, rows) for x in xs],
                 None if ys is None else [None if y is None else y[rows] for y in ys],
                 None if sw is None else sw[rows],
             )
 
     def on_epoch_end(self) -> None:
         return None
+
+
+def _take(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """x[rows]: numba's four-row loop, else np.take (a fifth faster than x[rows])."""
+    taken = _fused.take_rows(x, rows)
+    return np.take(x, rows, axis=0) if taken is None else taken
 
 
 class PyDatasetAdapter:
