@@ -477,21 +477,24 @@ class JaxJit:
 
 class GemmFloor:
     """Per step the 2L - 1 products of an L-layer MLP (forward, weight gradients, input
-    gradients; 8 for 3 layers... 3 + 3 + 2), into preallocated buffers: the physical floor."""
+    gradients; 8 for 3 layers... 3 + 3 + 2), into preallocated buffers: the physical floor.
+    Every row of the epoch, as the others train on: the last, shorter batch included."""
 
     def __init__(self, w: Workload) -> None:
         self.w = w
         self.params = NumpyMLP(w).params[::2]
-        bs = w.batch_size
-        self.acts = [np.zeros((bs, n), F32) for n in w.sizes]
         self.grads = [np.zeros_like(p) for p in self.params]
+        sizes = {w.batch_size, len(w.x) % w.batch_size} - {0}
+        self.acts = {n: [np.zeros((n, k), F32) for k in w.sizes] for n in sizes}
 
     def train(self, epochs: int) -> None:
         w, bs = self.w, self.w.batch_size
-        acts, grads, params = self.acts, self.grads, self.params
+        grads, params = self.grads, self.params
         for _ in range(epochs):
-            for start in range(0, len(w.x) - bs + 1, bs):
-                acts[0][...] = w.x[start : start + bs]
+            for start in range(0, len(w.x), bs):
+                batch = w.x[start : start + bs]
+                acts = self.acts[len(batch)]
+                acts[0][...] = batch
                 for i, p in enumerate(params):
                     np.matmul(acts[i], p, out=acts[i + 1])
                 delta = acts[-1]
