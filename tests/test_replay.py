@@ -340,3 +340,24 @@ def test_batches_of_many_sizes_keep_only_a_few_sets_of_buffers():
         model.fit(batches(), epochs=1, verbose=0)
     step = model.__dict__["_replay"][1]
     assert eager.count == 0 and len(step.buffers) <= 4
+
+
+def test_a_label_out_of_range_leaves_the_replayed_step_to_the_eager_one_untouched():
+    """fit checks labels before a step; a step handed one anyway returns None (the eager
+    step then raises the loss's ValueError) and has changed no weight or slot."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 5)).astype(np.float32), rng.integers(0, 3, 64)
+    model = Sequential([Input((5,)), Dense(8, activation="relu"), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    step = model.__dict__["_replay"][1]
+    before = [w.copy() for w in model.get_weights()]
+    iterations = model.optimizer.iterations
+    for bad in (3, -1):
+        labels = y[:16].copy()
+        labels[5] = bad
+        assert step.step([x[:16]], [labels], None, model.optimizer) is None
+    assert model.optimizer.iterations == iterations
+    for w, w0 in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(w, w0)
+    assert step.step([x[:16]], [y[:16]], None, model.optimizer) is not None  # and it goes on

@@ -31,6 +31,7 @@ __all__ = [
     "relu_bias_grad",
     "sparse_softmax_ce",
     "sparse_softmax_ce_grad",
+    "sparse_ce_loops",
     "take_rows",
 ]
 
@@ -334,6 +335,18 @@ def _labels_fit(z: np.ndarray, labels: Any) -> bool:
         and labels.dtype == np.int64
         and labels.shape == z.shape[:1]
     )
+
+
+def sparse_ce_loops(dtype: np.dtype, classes: int) -> tuple | None:
+    """The compiled (shift, normalize, gradient) loops of ``sparse_softmax_ce`` and
+    ``sparse_softmax_ce_grad`` for logits of this dtype and class count, or None: for a
+    caller that checked its arrays once and calls them every step."""
+    if np.dtype(dtype) not in (np.float32, np.float64) or not 0 < classes <= _MAX_CLASSES:
+        return None
+    loops = tuple(
+        _compiled(f) for f in (_softmax_shift_loop, _softmax_normalize_loop, _sparse_ce_grad_loop)
+    )
+    return None if loops[0] is None else loops
 
 
 def sparse_softmax_ce(z: np.ndarray, labels: Any, probs: bool) -> tuple | None:

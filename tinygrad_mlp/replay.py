@@ -144,7 +144,7 @@ def _loss_kind(loss: Any, fused: Any, losses: Any) -> str | None:
 class _Buffers:
     """Everything one batch size needs, allocated once."""
 
-    def __init__(self, n: int, widths: list[int], dtype: np.dtype) -> None:
+    def __init__(self, n: int, widths: list[int], dtype: np.dtype, kind: str | None = None) -> None:
         self.z = [np.empty((n, w), dtype) for w in widths[1:]]  # each layer's output, in place
         self.gz = [np.empty((n, w), dtype) for w in widths[1:]]  # d loss / d pre-activation
         self.ga = [np.empty((n, w), dtype) for w in widths[1:-1]]  # d loss / d layer output
@@ -160,6 +160,13 @@ class _Buffers:
         # a per-sample mean over k > 1 outputs (bce, mse) scales once more, in the same dtype
         self.scale_last = self.scale if k == 1 else self.scale * (1.0 / k)
         self.batch_scale = 1.0 / n
+        # a sparse cross-entropy's compiled loops and their arrays, checked here once
+        loops = _fused.sparse_ce_loops(dtype, k) if kind == "sparse_ce" else None
+        self.sparse_ce = None
+        if loops is not None:
+            t = np.dtype(dtype).type
+            arrays = (np.empty((n, k), dtype), np.empty(n, dtype), np.empty(n, dtype))
+            self.sparse_ce = (*loops, *arrays, t(0.0), t(1.0))
 
 
 class ReplayedStep:
@@ -291,7 +298,7 @@ class ReplayedStep:
                 return None
             if len(self.buffers) >= _KEPT_BATCH_SIZES:  # batches of ever new sizes: keep few
                 self.buffers.pop(next(iter(self.buffers)))
-            bufs = self.buffers[n] = _Buffers(n, self.widths, self.dtype)
+            bufs = self.buffers[n] = _Buffers(n, self.widths, self.dtype, self.kind)
         if y.dtype != self.dtype and self.kind != "sparse_ce":
             y = y.astype(self.dtype)
         layers, acts = self.layers, self.activations
@@ -313,6 +320,8 @@ class ReplayedStep:
                 _forward_activation(act, z, bufs, i)
             a = z
         loss, pred, g = self._loss(a, y, bufs)
+        if g is None:
+            return None
         # backward: the loss's gradient at the output, then each layer from the last down
         for i in range(last, -1, -1):
             layer, (gk, gb, below_needed) = layers[i], self.layer_grads[i]
@@ -344,7 +353,20 @@ class ReplayedStep:
 
         kind, k, g = self.kind, self.widths[-1], bufs.gz[-1]
         scale = bufs.scale_last
-        if kind == "sparse_ce":
+        if kind == "sparse_ce" and bufs.sparse_ce is not None:
+            # the loops of losses._sparse_softmax_ce_arrays and its gradient, on this batch
+            # size's arrays (the eager op's checks and allocations made once)
+            shift, normalize, grad, e, picked, per, zero, one = bufs.sparse_ce
+            if not shift(out, y, e, picked):
+                return None, None, None  # a label out of range: the eager step says which
+            np.exp(e, out=e)
+            normalize(e, per, zero, True)
+            np.log(per, out=per)
+            per -= picked
+            pred = e.copy() if self.needs_pred else out
+            grad(e, y, bufs.scale_rows, one)
+            g = e
+        elif kind == "sparse_ce":
             per, probs = losses._sparse_softmax_ce_arrays(out, bufs.rows, y, True)
             pred = probs.copy() if self.needs_pred else out
             g = losses._sparse_softmax_ce_grad(probs, bufs.rows, y, bufs.scale_rows)
@@ -368,7 +390,7 @@ class ReplayedStep:
             pred = out
             np.multiply(d, scale, out=d)  # the product rule's two equal terms, summed
             g = np.add(d, d, out=g)
-        loss = per.sum(axis=(0,)) * bufs.batch_scale
+        loss = np.add.reduce(per) * bufs.batch_scale
         return loss, pred, g
 
 
