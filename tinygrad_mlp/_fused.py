@@ -2,16 +2,21 @@
 
 NumPy spells Adam's step as 12 passes over the parameters (``m += (g - m)(1 - b1)`` is
 three: a subtraction, a product, a sum), each rounding to the parameters' dtype; a
-Dense layer's bias and ReLU are four passes forward and two backward. Each loop here
-does the same operations on each element in the same order, with the constants in
-the same dtype, so it gives the same bits as the NumPy passes (``tests/test_fused.py``
-compares them, and ``tests/test_replay.py`` compares the replayed fit that uses them
-with the eager one), in one pass. numba compiles without ``fastmath``, so nothing is
-reassociated or contracted into a fused multiply-add, and with NumPy's error model
-(a division by zero gives inf, as in NumPy), so the loops vectorize.
+Dense layer's bias and ReLU are four passes forward and two backward; a sparse
+cross-entropy over 10 classes is a dozen calls, its row reductions each an inner loop
+of 10 entries per sample. Each loop here does the same operations on each element in
+the same order, with the constants in the same dtype, so it gives the same bits as the
+NumPy passes (``tests/test_fused.py`` compares them, and ``tests/test_replay.py``
+compares the replayed fit that uses them with the eager one), in one pass. Where
+NumPy's order is its own (the pairwise sum along a row, the +0.0 a reduction starts
+from) the loop follows it, and where a compiled function would round differently
+(``exp``, ``log``) NumPy's runs between the loops. numba compiles without
+``fastmath``, so nothing is reassociated or contracted into a fused multiply-add, and
+with NumPy's error model (a division by zero gives inf, as in NumPy), so the loops
+vectorize.
 
 Without numba (``pip install tinygrad_mlp[fast]`` adds it) every function here
-returns False and the callers take their NumPy passes.
+returns False (or None) and the callers take their NumPy passes.
 """
 
 from __future__ import annotations
