@@ -259,6 +259,17 @@ def test_bias_add_and_column_sums_give_the_bits_of_numpy(
     assert _fused.relu_bias_grad(z, np.ones_like(z), into, bias_grad)
     _assert_bits(into, z)
     _assert_bits(bias_grad, np.add.reduce(z, axis=0))
+    # the ReLU backward in place (into is g) and into a second array give the same bits
+    out = np.maximum(_values(rng, (rows, cols), dtype, 0), 0)
+    in_place, sums_in_place = z.copy(), np.empty(cols, dtype)
+    assert _fused.relu_bias_grad(in_place, out, in_place, sums_in_place)
+    assert _fused.relu_bias_grad(z, out, into, bias_grad)
+    _assert_bits(in_place, into)
+    _assert_bits(in_place, np.where(out <= 0, dtype(0), z))
+    _assert_bits(sums_in_place, bias_grad)
+    # an output overlapping g a row apart is left to NumPy
+    shifted = np.concatenate([z, z[:1]])
+    assert _fused.relu_bias_grad(shifted[:-1], out, shifted[1:], bias_grad) == (rows == 1)
 
 
 def test_a_column_of_minus_zero_sums_to_plus_zero_as_numpy_sums_it():

@@ -326,9 +326,9 @@ class ReplayedStep:
         for i in range(last, -1, -1):
             layer, (gk, gb, below_needed) = layers[i], self.layer_grads[i]
             act = acts[i]
-            if fused_relu[i] and _fused.relu_bias_grad(g, bufs.z[i], bufs.gz[i], gb):
-                g = bufs.gz[i]  # the ReLU's backward and the bias's column sums in one pass
-            else:
+            # the ReLU's backward and the bias's column sums in one pass, in place in g (a
+            # buffer of this step's own)
+            if not (fused_relu[i] and _fused.relu_bias_grad(g, bufs.z[i], g, gb)):
                 if fused_relu[i]:  # the NumPy backward wants the mask the fused forward skipped
                     _relu_mask(bufs, i)
                 g = _backward_activation(act, g, bufs, i)
