@@ -303,3 +303,21 @@ def test_take_rows_leaves_what_it_cannot_take_to_numpy():
     assert _fused.take_rows(x, np.array([0, -1])) is None  # negative: np.take wraps
     assert _fused.take_rows(np.asfortranarray(x), np.array([0])) is None
     assert _fused.take_rows(x, np.array([0], np.int32)) is None
+
+
+def test_float16_is_left_to_numpy_by_every_loop():
+    """numba has no float16: each entry point says no instead of raising at the call."""
+    h = np.float16
+    z, bias, rows = np.ones((5, 4), h), np.ones(4, h), np.arange(5)
+    assert not _fused.bias_relu(z.copy(), bias)
+    assert not _fused.bias_add(z.copy(), bias)
+    assert not _fused.column_sums(z, np.empty(4, h))
+    assert not _fused.relu_bias_grad(z, z, z.copy(), np.empty(4, h))
+    assert _fused.sparse_softmax_ce(z, rows % 4, True) is None
+    assert not _fused.sparse_softmax_ce_grad(z.copy(), rows % 4, np.ones(5, h))
+    assert _fused.sparse_ce_loops(h, 4) is None
+    big = np.ones(5000, h)
+    assert not _fused.adam(big.copy(), big, big.copy(), big.copy(), 0.9, 0.999, 1e-7, 0.01)
+    assert not _fused.sgd(big.copy(), big, None, 0.01, 0.0, False)
+    assert _fused.take_rows(z, rows) is None
+    assert _fused.take_rows(np.ones((5, 4), np.complex64), rows) is None

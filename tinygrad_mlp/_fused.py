@@ -249,10 +249,15 @@ def available() -> bool:
     return _compiled(_adam_loop) is not None
 
 
+# the dtypes the loops are compiled for: numba has no float16 (its arrays raise at the call)
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_TAKEN = FLOATS + tuple(np.dtype(t) for t in "bBhHiIlLqQ?")
+
+
 def _same_layout(first: np.ndarray, *others: np.ndarray) -> bool:
     dtype = first.dtype
     return (
-        dtype.kind == "f"
+        dtype in FLOATS
         and first.flags.c_contiguous
         and all(a.dtype == dtype and a.shape == first.shape and a.flags.c_contiguous
                 for a in others)
@@ -291,7 +296,7 @@ def sgd(w, g, v, lr: float, momentum: float, nesterov: bool) -> bool:
 def bias_relu(z: np.ndarray, bias: np.ndarray) -> bool:
     """``z = relu(z + bias)`` in place, as NumPy's add then the engine's relu give it."""
     loop = _compiled(_bias_relu_loop)
-    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or z.dtype.kind != "f":
+    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or z.dtype not in FLOATS:
         return False
     if bias.dtype != z.dtype or bias.shape != z.shape[1:]:
         return False
@@ -302,7 +307,7 @@ def bias_relu(z: np.ndarray, bias: np.ndarray) -> bool:
 def bias_add(z: np.ndarray, bias: np.ndarray) -> bool:
     """``z += bias`` in place for (n, k) ``z`` and (k,) ``bias``, as NumPy's add gives it."""
     loop = _compiled(_bias_add_loop)
-    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or z.dtype.kind != "f":
+    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or z.dtype not in FLOATS:
         return False
     if bias.dtype != z.dtype or bias.shape != z.shape[1:]:
         return False
@@ -355,7 +360,7 @@ def _labels_fit(z: np.ndarray, labels: Any) -> bool:
         type(labels) is np.ndarray
         and z.ndim == 2
         and 0 < z.shape[1] <= _MAX_CLASSES
-        and z.dtype in (np.float32, np.float64)
+        and z.dtype in FLOATS
         and z.flags.c_contiguous
         and labels.dtype == np.int64
         and labels.shape == z.shape[:1]
@@ -366,7 +371,7 @@ def sparse_ce_loops(dtype: np.dtype, classes: int) -> tuple | None:
     """The compiled (shift, normalize, gradient) loops of ``sparse_softmax_ce`` and
     ``sparse_softmax_ce_grad`` for logits of this dtype and class count, or None: for a
     caller that checked its arrays once and calls them every step."""
-    if np.dtype(dtype) not in (np.float32, np.float64) or not 0 < classes <= _MAX_CLASSES:
+    if np.dtype(dtype) not in FLOATS or not 0 < classes <= _MAX_CLASSES:
         return None
     loops = tuple(
         _compiled(f) for f in (_softmax_shift_loop, _softmax_normalize_loop, _sparse_ce_grad_loop)
@@ -410,7 +415,7 @@ def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
     loop = _compiled(_take_rows_loop)
     if loop is None or type(x) is not np.ndarray or x.ndim != 2 or not x.flags.c_contiguous:
         return None
-    if x.dtype.kind not in "fiub" or rows.dtype != np.int64 or rows.ndim != 1:
+    if x.dtype not in _TAKEN or rows.dtype != np.int64 or rows.ndim != 1:
         return None
     out = np.empty((len(rows), x.shape[1]), x.dtype)
     return out if loop(x, rows, out) else None
