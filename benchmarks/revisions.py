@@ -101,6 +101,27 @@ def _circle_fit(pkg: str, functional: bool) -> Callable[[], None]:
     return run
 
 
+def _digits_fit(pkg: str) -> Callable[[], None]:
+    """One epoch of a digits-shaped MLP 64-128-64-10 (ReLU, softmax, sparse cross-entropy,
+    Adam, batch 64, 1,024 samples): the small-batch step of train.py's (b)."""
+    layers = importlib.import_module(f"{pkg}.layers")
+    models = importlib.import_module(f"{pkg}.models")
+    optimizers = importlib.import_module(f"{pkg}.optimizers")
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1024, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 1024)
+    model = models.Sequential([layers.Dense(128, input_dim=64, activation="relu"),
+                               layers.Dense(64, activation="relu"),
+                               layers.Dense(10, activation="softmax")])  # fmt: skip
+    model.compile(optimizer=optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+
+    def run() -> None:
+        model.fit(x, y, epochs=1, batch_size=64, shuffle=False, verbose=0)
+
+    run.calls = 1  # type: ignore[attr-defined]
+    return run
+
+
 def _workloads(value_cls: type, pkg: str) -> dict[str, Callable[[], object]]:
     """name -> a zero-argument call to time, built on one engine's Value."""
     a, b = value_cls(1.5), value_cls(2.5)
@@ -146,6 +167,7 @@ def _workloads(value_cls: type, pkg: str) -> dict[str, Callable[[], object]]:
         "fit circle MLP: Sequential": _circle_fit(pkg, functional=False),
         # the old revision has no functional API: its Sequential is the reference
         "fit circle MLP: functional": _circle_fit(pkg, functional=True),
+        "fit digits MLP, Adam": _digits_fit(pkg),
     }
 
 

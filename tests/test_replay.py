@@ -381,3 +381,29 @@ def test_a_model_large_enough_for_the_compiled_updates_replays_bit_for_bit(dtype
     assert n_replayed == 0
     assert h_eager == h_replayed
     _assert_same_bits(eager, replayed)
+
+
+class _RebindFrozen(Callback):
+    """Re-binds a frozen layer's bias: to a new float32 array, then to float64 values."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        bias = self.model.layers[0].bias
+        if batch == 1:
+            bias.data = bias.data + np.float32(0.125)
+        elif batch == 3:
+            bias.data = bias.data.astype(np.float64) - 0.25
+
+
+def test_a_frozen_weight_rebound_is_read_anew_and_another_dtype_takes_the_eager_step():
+    x, y = _circle()
+
+    def build():
+        model = _circle_model()
+        model.layers[0].trainable = False
+        return model
+
+    fit = dict(x=x, y=y, batch_size=16, epochs=1, callbacks=[_RebindFrozen()])
+    eager, h1, _, replayed, h2, n_replayed = _both(build, fit, CIRCLE_COMPILE)
+    assert 0 < n_replayed < len(x) // 16  # the float64 bias's steps were eager, not the rest
+    assert h1 == h2
+    _assert_same_bits(eager, replayed)

@@ -36,6 +36,7 @@ __all__ = [
     "relu_bias_grad",
     "sparse_softmax_ce",
     "sparse_softmax_ce_grad",
+    "layer_loops",
     "sparse_ce_loops",
     "take_rows",
 ]
@@ -365,6 +366,22 @@ def _labels_fit(z: np.ndarray, labels: Any) -> bool:
         and labels.dtype == np.int64
         and labels.shape == z.shape[:1]
     )
+
+
+def layer_loops(dtype: np.dtype, activation: str, bias: bool, bias_grad: bool, units: int) -> tuple:
+    """A Dense layer's compiled (forward, backward) loops for a caller that fixed its arrays'
+    dtype and layout once, each None where the NumPy passes run: forward ``bias_relu``'s
+    loop(z, bias, zero) for a ReLU with a bias, else ``bias_add``'s loop(z, bias); backward
+    the in-place ``relu_bias_grad`` loop(g, out, bias_grad, zero) after the fused ReLU, else
+    ``column_sums``' loop(g, bias_grad)."""
+    if np.dtype(dtype) not in FLOATS or not bias or _compiled(_bias_relu_loop) is None:
+        return None, None
+    if activation == "relu":
+        backward = _relu_bias_grad_in_place_loop if bias_grad and units > 1 else None
+        return _compiled(_bias_relu_loop), backward and _compiled(backward)
+    return _compiled(_bias_add_loop), _compiled(
+        _column_sums_loop
+    ) if bias_grad and units > 1 else None
 
 
 def sparse_ce_loops(dtype: np.dtype, classes: int) -> tuple | None:

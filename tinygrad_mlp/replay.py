@@ -189,6 +189,10 @@ class ReplayedStep:
         ]
         self.buffers: dict[int, _Buffers] = {}
         self._flatten()
+        flat = {id(w) for w in self.trainable}
+        self.frozen = [
+            (w, w.data.shape) for lay in layers for w in _weights(lay) if id(w) not in flat
+        ]
         grads = self.grad_views
         self.layer_grads = []  # per layer: kernel and bias gradient views, whether to go below
         for i, layer in enumerate(self.layers):
@@ -198,6 +202,15 @@ class ReplayedStep:
                 None if layer.bias is None else grads.get(id(layer.bias)),
                 i > 0 and below,
             ))  # fmt: skip
+        # per layer the compiled loops for its bias and activation, chosen once (the arrays
+        # they get are this step's buffers and flat views, whose dtype and layout are fixed)
+        self.zero = self.dtype.type(0.0)
+        self.loops = [
+            _fused.layer_loops(self.dtype, act, layer.bias is not None, gb is not None, units)
+            for layer, act, (_, gb, _), units in zip(
+                self.layers, self.activations, self.layer_grads, self.widths[1:], strict=True
+            )
+        ]
 
     # -- the flat parameter, gradient and slot vectors ------------------------------------
 
@@ -266,6 +279,10 @@ class ReplayedStep:
             for name, view in views.items():
                 if slots.get(name) is not view:
                     return False
+        for w, shape in self.frozen:  # read as they are, in the dtype the buffers are made for
+            data = w._data
+            if type(data) is not np.ndarray or data.dtype != self.dtype or data.shape != shape:
+                return False
         return True
 
     # -- the step ---------------------------------------------------------------------------
@@ -305,17 +322,18 @@ class ReplayedStep:
         last = len(layers) - 1
         dot, add, total = np.dot, np.add, np.add.reduce
         # forward: z = a @ W (+ b), then the activation in place
-        a = x
-        fused_relu = [False] * len(layers)
+        a, zero, loops = x, self.zero, self.loops
         for i, layer in enumerate(layers):
             z = bufs.z[i]
             dot(a, layer.kernel._data, out=z)
+            act, (forward, _) = acts[i], loops[i]
             bias = None if layer.bias is None else layer.bias._data
-            act = acts[i]
-            if act == "relu" and bias is not None and _fused.bias_relu(z, bias):
-                fused_relu[i] = True  # no mask made: the backward reads the output instead
+            if forward is not None and act == "relu":
+                forward(z, bias, zero)  # no mask made: the backward reads the output instead
             else:
-                if bias is not None and not _fused.bias_add(z, bias):
+                if forward is not None:
+                    forward(z, bias)
+                elif bias is not None:
                     add(z, bias, out=z)
                 _forward_activation(act, z, bufs, i)
             a = z
@@ -325,14 +343,19 @@ class ReplayedStep:
         # backward: the loss's gradient at the output, then each layer from the last down
         for i in range(last, -1, -1):
             layer, (gk, gb, below_needed) = layers[i], self.layer_grads[i]
-            act = acts[i]
-            # the ReLU's backward and the bias's column sums in one pass, in place in g (a
-            # buffer of this step's own)
-            if not (fused_relu[i] and _fused.relu_bias_grad(g, bufs.z[i], g, gb)):
-                if fused_relu[i]:  # the NumPy backward wants the mask the fused forward skipped
+            act, (forward, backward) = acts[i], loops[i]
+            fused_relu = act == "relu" and forward is not None
+            if fused_relu and backward is not None:
+                # the ReLU's backward and the bias's column sums in one pass, in place in g
+                # (a buffer of this step's own)
+                backward(g, bufs.z[i], gb, zero)
+            else:
+                if fused_relu:  # the NumPy backward wants the mask the fused forward skipped
                     _relu_mask(bufs, i)
                 g = _backward_activation(act, g, bufs, i)
-                if gb is not None and not _fused.column_sums(g, gb):
+                if gb is not None and backward is not None:
+                    backward(g, gb)
+                elif gb is not None:
                     total(g, axis=0, out=gb)
             if gk is not None:
                 dot((x if i == 0 else bufs.z[i - 1]).T, g, out=gk)
