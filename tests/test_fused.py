@@ -119,18 +119,22 @@ def test_bias_relu_and_its_gradient_give_the_bits_of_the_numpy_passes(
     for fused in (False, True):
         bufs = _Buffers(rows, [cols, cols], dtype)
         out, grad_bias = z.copy(), np.empty(cols, dtype)
-        if fused:
+        if fused:  # the loops the replayed step takes for this layer
+            forward, backward = _fused.layer_loops(dtype, "relu", b is not None, True, cols)
+            assert (forward is not None) == (b is not None)  # without a bias: NumPy passes
             if b is not None:
-                assert _fused.bias_relu(out, b)
-            else:  # without a bias the replay takes the NumPy passes
+                forward(out, b, dtype(0))
+            else:
                 _forward_activation("relu", out, bufs, 0)
             bufs.z[0][...] = out  # the backward reads the ReLU's output
-            ran = _fused.relu_bias_grad(g, bufs.z[0], bufs.gz[0], grad_bias)
-            assert ran == (cols > 1)  # one column is summed pairwise by NumPy: left to it
-            if not ran:
+            # one column is summed pairwise by NumPy: left to it
+            assert (backward is not None) == (b is not None and cols > 1)
+            if backward is not None:
+                dz = g.copy()
+                backward(dz, bufs.z[0], grad_bias, dtype(0))
+            else:
                 _relu_mask(bufs, 0)
-            dz = bufs.gz[0] if ran else _backward_activation("relu", g, bufs, 0)
-            if not ran:
+                dz = _backward_activation("relu", g, bufs, 0)
                 np.add.reduce(dz, axis=0, out=grad_bias)
         else:
             with numpy_only():
@@ -167,7 +171,8 @@ def test_relu_is_one_selection_at_every_size_minus_zero_and_nan_included(dtype):
         _assert_bits(eager, replayed)
         if dtype != np.float16:
             fused = z.copy()
-            assert _fused.bias_relu(fused, np.zeros(cols, dtype))
+            forward, _ = _fused.layer_loops(dtype, "relu", True, True, cols)
+            forward(fused, np.zeros(cols, dtype), dtype(0))
             _assert_bits(eager, fused)
 
 
@@ -248,35 +253,34 @@ def test_bias_add_and_column_sums_give_the_bits_of_numpy(
     rng = np.random.default_rng(seed)
     z, bias = _values(rng, (rows, cols), dtype, scale), _values(rng, cols, dtype, 0)
     z[rng.random(z.shape) < minus_zero] = -0.0  # whole columns of -0.0 now and then
+    add, sums_of = _fused.layer_loops(dtype, "linear", True, True, cols)
     added = z.copy()
-    assert _fused.bias_add(added, bias)
+    add(added, bias)
     _assert_bits(added, z + bias)
     sums = np.empty(cols, dtype)
-    assert _fused.column_sums(z, sums)
+    sums_of(z, sums)
     _assert_bits(sums, np.add.reduce(z, axis=0))
-    # and the ReLU backward's bias sums, where the gradient passes everywhere
-    into, bias_grad = np.empty_like(z), np.empty(cols, dtype)
-    assert _fused.relu_bias_grad(z, np.ones_like(z), into, bias_grad)
-    _assert_bits(into, z)
+    # and the ReLU backward (in place) with its bias sums, where the gradient passes
+    # everywhere and where a draw of outputs blocks it
+    _, relu_backward = _fused.layer_loops(dtype, "relu", True, True, cols)
+    passed, bias_grad = z.copy(), np.empty(cols, dtype)
+    relu_backward(passed, np.ones_like(z), bias_grad, dtype(0))
+    _assert_bits(passed, z)
     _assert_bits(bias_grad, np.add.reduce(z, axis=0))
-    # the ReLU backward in place (into is g) and into a second array give the same bits
     out = np.maximum(_values(rng, (rows, cols), dtype, 0), 0)
-    in_place, sums_in_place = z.copy(), np.empty(cols, dtype)
-    assert _fused.relu_bias_grad(in_place, out, in_place, sums_in_place)
-    assert _fused.relu_bias_grad(z, out, into, bias_grad)
-    _assert_bits(in_place, into)
-    _assert_bits(in_place, np.where(out <= 0, dtype(0), z))
-    _assert_bits(sums_in_place, bias_grad)
-    # an output overlapping g a row apart is left to NumPy
-    shifted = np.concatenate([z, z[:1]])
-    assert _fused.relu_bias_grad(shifted[:-1], out, shifted[1:], bias_grad) == (rows == 1)
+    blocked = z.copy()
+    relu_backward(blocked, out, bias_grad, dtype(0))
+    _assert_bits(blocked, np.where(out <= 0, dtype(0), z))
+    _assert_bits(bias_grad, np.add.reduce(blocked, axis=0))
 
 
 def test_a_column_of_minus_zero_sums_to_plus_zero_as_numpy_sums_it():
     g = np.array([[-0.0, -0.0, 1.0]], np.float32)
-    sums, into, bias_grad = np.empty(3, np.float32), np.empty_like(g), np.empty(3, np.float32)
-    assert _fused.column_sums(np.repeat(g, 2, axis=0), sums)
-    assert _fused.relu_bias_grad(g, np.ones_like(g), into, bias_grad)
+    sums, bias_grad = np.empty(3, np.float32), np.empty(3, np.float32)
+    _, sums_of = _fused.layer_loops(np.float32, "linear", True, True, 3)
+    _, relu_backward = _fused.layer_loops(np.float32, "relu", True, True, 3)
+    sums_of(np.repeat(g, 2, axis=0), sums)
+    relu_backward(g.copy(), np.ones_like(g), bias_grad, np.float32(0))
     for got in (sums, bias_grad):
         assert not np.signbit(got).any()
         _assert_bits(got[:2], np.add.reduce(g, axis=0)[:2])
@@ -308,11 +312,9 @@ def test_take_rows_leaves_what_it_cannot_take_to_numpy():
 def test_float16_is_left_to_numpy_by_every_loop():
     """numba has no float16: each entry point says no instead of raising at the call."""
     h = np.float16
-    z, bias, rows = np.ones((5, 4), h), np.ones(4, h), np.arange(5)
-    assert not _fused.bias_relu(z.copy(), bias)
-    assert not _fused.bias_add(z.copy(), bias)
-    assert not _fused.column_sums(z, np.empty(4, h))
-    assert not _fused.relu_bias_grad(z, z, z.copy(), np.empty(4, h))
+    z, rows = np.ones((5, 4), h), np.arange(5)
+    for activation in ("relu", "linear", "tanh"):
+        assert _fused.layer_loops(h, activation, True, True, 4) == (None, None)
     assert _fused.sparse_softmax_ce(z, rows % 4, True) is None
     assert not _fused.sparse_softmax_ce_grad(z.copy(), rows % 4, np.ones(5, h))
     assert _fused.sparse_ce_loops(h, 4) is None

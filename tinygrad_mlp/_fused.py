@@ -30,10 +30,6 @@ __all__ = [
     "MIN_ELEMENTS",
     "adam",
     "sgd",
-    "bias_add",
-    "bias_relu",
-    "column_sums",
-    "relu_bias_grad",
     "sparse_softmax_ce",
     "sparse_softmax_ce_grad",
     "layer_loops",
@@ -82,9 +78,12 @@ def _bias_relu_loop(z, bias, zero):  # pragma: no cover
             z[r, c] = zero if zi <= zero else zi
 
 
-def _relu_bias_grad_in_place_loop(g, out, bias_grad, zero):  # pragma: no cover
-    # the same as _relu_bias_grad_loop with into = g: one array read and written (with two
-    # names for it the compiler's overlap check sends every row down its scalar loop)
+def _relu_bias_grad_loop(g, out, bias_grad, zero):  # pragma: no cover
+    # g = where(out <= 0, 0, g): out = relu(z) is +0.0 exactly where z <= 0 and NaN where z
+    # is, so this is the engine's where(z <= 0, 0, g); bias_grad = g's column sums, row after
+    # row as NumPy's add.reduce(axis=0) adds them to its identity +0.0 (so a column of -0.0
+    # sums to +0.0). In place: one array read and written, not a third brought through the
+    # caches. Row views and a local sum let the compiler vectorize the inner loop
     rows, cols = g.shape
     total = np.zeros(cols, g.dtype)
     for r in range(rows):
@@ -115,22 +114,6 @@ def _column_sums_loop(g, total):  # pragma: no cover
         for c in range(cols):
             acc[c] = acc[c] + g_row[c]
     total[:] = acc
-
-
-def _relu_bias_grad_loop(g, out, into, bias_grad, zero):  # pragma: no cover
-    # into = where(out <= 0, 0, g): out = relu(z) is +0.0 exactly where z <= 0 and NaN where z
-    # is, so this is the engine's where(z <= 0, 0, g); bias_grad = into's column sums, row after
-    # row as NumPy's add.reduce(axis=0) adds them to its identity +0.0 (so a column of -0.0
-    # sums to +0.0). Row views and a local sum let the compiler vectorize the inner loop
-    rows, cols = g.shape
-    total = np.zeros(cols, g.dtype)
-    for r in range(rows):
-        g_row, out_row, into_row = g[r], out[r], into[r]
-        for c in range(cols):
-            x = zero if out_row[c] <= zero else g_row[c]
-            into_row[c] = x
-            total[c] = total[c] + x
-    bias_grad[:] = total
 
 
 def _softmax_shift_loop(z, labels, shifted, picked):  # pragma: no cover
@@ -294,63 +277,6 @@ def sgd(w, g, v, lr: float, momentum: float, nesterov: bool) -> bool:
     return True
 
 
-def bias_relu(z: np.ndarray, bias: np.ndarray) -> bool:
-    """``z = relu(z + bias)`` in place, as NumPy's add then the engine's relu give it."""
-    loop = _compiled(_bias_relu_loop)
-    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or z.dtype not in FLOATS:
-        return False
-    if bias.dtype != z.dtype or bias.shape != z.shape[1:]:
-        return False
-    loop(z, bias, z.dtype.type(0.0))
-    return True
-
-
-def bias_add(z: np.ndarray, bias: np.ndarray) -> bool:
-    """``z += bias`` in place for (n, k) ``z`` and (k,) ``bias``, as NumPy's add gives it."""
-    loop = _compiled(_bias_add_loop)
-    if loop is None or z.ndim != 2 or not z.flags.c_contiguous or z.dtype not in FLOATS:
-        return False
-    if bias.dtype != z.dtype or bias.shape != z.shape[1:]:
-        return False
-    loop(z, bias)
-    return True
-
-
-def column_sums(g: np.ndarray, total: np.ndarray) -> bool:
-    """``total = g.sum(axis=0)`` for (n, k) ``g`` with n > 0 and k > 1 (one column NumPy sums
-    pairwise, as a contiguous run)."""
-    loop = _compiled(_column_sums_loop)
-    if loop is None or g.ndim != 2 or len(g) == 0 or g.shape[1] < 2:
-        return False
-    if not _same_layout(g) or not total.flags.c_contiguous:
-        return False
-    if total.shape != g.shape[1:] or total.dtype != g.dtype:
-        return False
-    loop(g, total)
-    return True
-
-
-def relu_bias_grad(g: np.ndarray, out: np.ndarray, into: np.ndarray, bias_grad: Any) -> bool:
-    """``into = where(out <= 0, 0, g)`` for ``out`` a ReLU's output, and ``bias_grad =
-    into.sum(axis=0)``, in one pass; ``into`` may be ``g`` (in place: 0.65x the time on
-    256x512, one array less to bring through the caches)."""
-    loop = _compiled(_relu_bias_grad_loop)
-    # one column: NumPy sums it as a contiguous run, pairwise, not row after row
-    if loop is None or bias_grad is None or g.ndim != 2 or len(g) == 0 or g.shape[1] < 2:
-        return False
-    if not _same_layout(g, out, into) or not bias_grad.flags.c_contiguous:
-        return False
-    if bias_grad.shape != g.shape[1:] or bias_grad.dtype != g.dtype:
-        return False
-    if into is g:
-        _compiled(_relu_bias_grad_in_place_loop)(g, out, bias_grad, g.dtype.type(0.0))
-    elif np.shares_memory(into, g) or np.shares_memory(into, out):
-        return False
-    else:
-        loop(g, out, into, bias_grad, g.dtype.type(0.0))
-    return True
-
-
 _MAX_CLASSES = 128  # NumPy sums a row of more classes by splitting it in halves
 
 
@@ -369,19 +295,20 @@ def _labels_fit(z: np.ndarray, labels: Any) -> bool:
 
 
 def layer_loops(dtype: np.dtype, activation: str, bias: bool, bias_grad: bool, units: int) -> tuple:
-    """A Dense layer's compiled (forward, backward) loops for a caller that fixed its arrays'
-    dtype and layout once, each None where the NumPy passes run: forward ``bias_relu``'s
-    loop(z, bias, zero) for a ReLU with a bias, else ``bias_add``'s loop(z, bias); backward
-    the in-place ``relu_bias_grad`` loop(g, out, bias_grad, zero) after the fused ReLU, else
-    ``column_sums``' loop(g, bias_grad)."""
+    """A Dense layer's compiled (forward, backward) loops, each None where the NumPy passes
+    run, for a caller that fixed its arrays' dtype and C layout once (the replayed step).
+
+    For a ReLU with a bias: forward(z, bias, zero) is ``z = relu(z + bias)`` in place and
+    backward(g, out, bias_grad, zero) is ``g = where(out <= 0, 0, g)`` in place with
+    ``bias_grad = g.sum(axis=0)``. Otherwise with a bias: forward(z, bias) is ``z += bias`` and
+    backward(g, bias_grad) the column sums. One unit or no bias gradient: no backward (NumPy
+    sums a single column pairwise, as a contiguous run)."""
     if np.dtype(dtype) not in FLOATS or not bias or _compiled(_bias_relu_loop) is None:
         return None, None
-    if activation == "relu":
-        backward = _relu_bias_grad_in_place_loop if bias_grad and units > 1 else None
-        return _compiled(_bias_relu_loop), backward and _compiled(backward)
-    return _compiled(_bias_add_loop), _compiled(
-        _column_sums_loop
-    ) if bias_grad and units > 1 else None
+    relu = activation == "relu"
+    forward = _bias_relu_loop if relu else _bias_add_loop
+    backward = _relu_bias_grad_loop if relu else _column_sums_loop
+    return _compiled(forward), _compiled(backward) if bias_grad and units > 1 else None
 
 
 def sparse_ce_loops(dtype: np.dtype, classes: int) -> tuple | None:
