@@ -219,40 +219,28 @@ class ReplayedStep:
         from tinygrad_mlp import optimizers
 
         dtype = self.dtype
+        shapes = [w.data.shape for w in self.trainable]
         total = sum(w.data.size for w in self.trainable)
         self.flat = np.empty(total, dtype)
         self.flat_grad = np.zeros(total, dtype)
-        self.views: list[np.ndarray] = []
-        self.grad_views: dict[int, np.ndarray] = {}
-        offset = 0
-        for w in self.trainable:
-            size, shape = w.data.size, w.data.shape
-            view = self.flat[offset : offset + size].reshape(shape)
+        self.views = _carve(self.flat, shapes)
+        for w, view in zip(self.trainable, self.views, strict=True):
             view[...] = w.data
             w.data = view  # stamps the write, as any assignment does
-            self.views.append(view)
-            self.grad_views[id(w)] = self.flat_grad[offset : offset + size].reshape(shape)
-            offset += size
+        grads = _carve(self.flat_grad, shapes)
+        self.grad_views = {id(w): g for w, g in zip(self.trainable, grads, strict=True)}
         opt = self.optimizer
         opt.build(self.trainable)
         indices = [opt._index[id(w)] for w in self.trainable]
         self.slots = {}
         for name in opt._slot_names:
-            flat = np.empty(total, dtype)
-            offset = 0
-            for w, i in zip(self.trainable, indices, strict=True):
-                size = w.data.size
-                view = flat[offset : offset + size].reshape(w.data.shape)
+            self.slots[name] = flat = np.empty(total, dtype)
+            for i, view in zip(indices, _carve(flat, shapes), strict=True):
                 view[...] = opt._slots[i][name]
                 opt._slots[i][name] = view
-                offset += size
-            self.slots[name] = flat
         self.scratch = np.empty(total, dtype)
-        offset = 0
-        for w, i in zip(self.trainable, indices, strict=True):
-            size = w.data.size
-            opt._scratch[i] = self.scratch[offset : offset + size].reshape(w.data.shape)
-            offset += size
+        for i, view in zip(indices, _carve(self.scratch, shapes), strict=True):
+            opt._scratch[i] = view
         # SGD reads the gradient only before its first write to the scratch vector, so the
         # gradient vector can be its scratch: a 4-byte-per-parameter pass less memory to touch
         self.work = self.flat_grad if type(opt) is optimizers.SGD else self.scratch
@@ -415,6 +403,16 @@ class ReplayedStep:
             g = np.add(d, d, out=g)
         loss = np.add.reduce(per) * bufs.batch_scale
         return loss, pred, g
+
+
+def _carve(flat: np.ndarray, shapes: list[tuple]) -> list[np.ndarray]:
+    """Consecutive views of ``flat``, one of each shape."""
+    views, offset = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape, dtype=np.int64))
+        views.append(flat[offset : offset + size].reshape(shape))
+        offset += size
+    return views
 
 
 def _relu_mask(bufs: _Buffers, i: int, z: np.ndarray | None = None) -> np.ndarray:
