@@ -31,6 +31,7 @@ __all__ = [
     "adam",
     "sgd",
     "sparse_softmax_ce",
+    "sparse_softmax_ce_into",
     "sparse_softmax_ce_grad",
     "layer_loops",
     "sparse_ce_loops",
@@ -323,22 +324,39 @@ def sparse_ce_loops(dtype: np.dtype, classes: int) -> tuple | None:
     return None if loops[0] is None else loops
 
 
+def sparse_softmax_ce_into(
+    loops: tuple,
+    z: np.ndarray,
+    labels: np.ndarray,
+    e: np.ndarray,
+    picked: np.ndarray,
+    total: np.ndarray,
+    divide: bool,
+) -> bool:
+    """The per-sample losses into ``total`` and e^(z - max) (softmax(z) when ``divide``)
+    into ``e``, with ``sparse_ce_loops``' loops on a caller's arrays (``picked`` scratch);
+    False, nothing computed, if a label is out of range."""
+    shift, normalize = loops[0], loops[1]
+    if not shift(z, labels, e, picked):
+        return False
+    np.exp(e, out=e)  # NumPy's exp and log between the loops: a compiled one rounds otherwise
+    normalize(e, total, z.dtype.type(0.0), divide)
+    np.log(total, out=total)
+    total -= picked
+    return True
+
+
 def sparse_softmax_ce(z: np.ndarray, labels: Any, probs: bool) -> tuple | None:
-    """``losses._sparse_softmax_ce_arrays`` in two loops and NumPy's exp and log (whose
-    bits a compiled exp would not give): the per-sample losses and softmax(z) (when
-    ``probs``), or None when the NumPy passes must run."""
-    shift, normalize = _compiled(_softmax_shift_loop), _compiled(_softmax_normalize_loop)
-    if shift is None or not _labels_fit(z, labels):
+    """``losses._sparse_softmax_ce_arrays`` on new arrays: the per-sample losses and
+    softmax(z) (when ``probs``), or None when the NumPy passes must run."""
+    loops = sparse_ce_loops(z.dtype, z.shape[-1]) if _labels_fit(z, labels) else None
+    if loops is None:
         return None
     n = len(z)
     e, picked, total = np.empty_like(z), np.empty(n, z.dtype), np.empty(n, z.dtype)
-    if not shift(z, labels, e, picked):
+    if not sparse_softmax_ce_into(loops, z, labels, e, picked, total, probs):
         return None
-    np.exp(e, out=e)
-    normalize(e, total, z.dtype.type(0.0), probs)
-    data = np.log(total)
-    data -= picked
-    return data, e if probs else None
+    return total, e if probs else None
 
 
 def sparse_softmax_ce_grad(probs: np.ndarray, labels: Any, scale: np.ndarray) -> bool:

@@ -164,9 +164,8 @@ class _Buffers:
         loops = _fused.sparse_ce_loops(dtype, k) if kind == "sparse_ce" else None
         self.sparse_ce = None
         if loops is not None:
-            t = np.dtype(dtype).type
             arrays = (np.empty((n, k), dtype), np.empty(n, dtype), np.empty(n, dtype))
-            self.sparse_ce = (*loops, *arrays, t(0.0), t(1.0))
+            self.sparse_ce = (loops, *arrays, np.dtype(dtype).type(1.0))
 
 
 class ReplayedStep:
@@ -367,15 +366,11 @@ class ReplayedStep:
         if kind == "sparse_ce" and bufs.sparse_ce is not None:
             # the loops of losses._sparse_softmax_ce_arrays and its gradient, on this batch
             # size's arrays (the eager op's checks and allocations made once)
-            shift, normalize, grad, e, picked, per, zero, one = bufs.sparse_ce
-            if not shift(out, y, e, picked):
+            loops, e, picked, per, one = bufs.sparse_ce
+            if not _fused.sparse_softmax_ce_into(loops, out, y, e, picked, per, True):
                 return None, None, None  # a label out of range: the eager step says which
-            np.exp(e, out=e)
-            normalize(e, per, zero, True)
-            np.log(per, out=per)
-            per -= picked
             pred = e.copy() if self.needs_pred else out
-            grad(e, y, bufs.scale_rows, one)
+            loops[2](e, y, bufs.scale_rows, one)  # the gradient, in place
             g = e
         elif kind == "sparse_ce":
             per, probs = losses._sparse_softmax_ce_arrays(out, bufs.rows, y, True)

@@ -693,11 +693,7 @@ class Trainer:
                 loss, per, preds = self._step_loss(xb, yb, swb, False, plan)
                 totals.add(float(loss.data), per, yb, preds, swb)
                 if cbs is not None:
-                    last = (
-                        first
-                        if per_chunk == 1
-                        else _last_batch(first, xb, adapter.batch_size // per_chunk)
-                    )
+                    last = _last_batch(first, xb, adapter.batch_size // per_chunk)
                     cbs.on_test_batch_end(last, totals.logs())
         adapter.on_epoch_end()
         logs = totals.logs()
