@@ -693,7 +693,10 @@ class Trainer:
                 loss, per, preds = self._step_loss(xb, yb, swb, False, plan)
                 totals.add(float(loss.data), per, yb, preds, swb)
                 if cbs is not None:
-                    last = _last_batch(first, xb, adapter.batch_size // per_chunk)
+                    # a generator's adapter has no batch size: its batches are one each
+                    last = first
+                    if per_chunk > 1:
+                        last = _last_batch(first, xb, adapter.batch_size // per_chunk)
                     cbs.on_test_batch_end(last, totals.logs())
         adapter.on_epoch_end()
         logs = totals.logs()
