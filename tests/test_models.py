@@ -325,6 +325,7 @@ def test_dropout_and_batchnorm_train_inside_a_model():
         (np.ones((10, 2)), np.ones(9), {}, ValueError, "10 samples.*9"),
         (np.full((10, 2), np.nan), np.ones(10), {}, ValueError, "NaN"),
         (np.ones((10, 2)), np.full(10, np.inf), {}, ValueError, "NaN or infinite"),
+        (np.array([[1.0, -np.inf]] * 10), np.ones(10), {}, ValueError, r"index \(0, 1\)"),
         (np.ones((10, 2)), np.ones(10), {"batch_size": 0}, ValueError, "batch_size"),
         (np.ones((10, 2)), np.ones(10), {"validation_split": 1.5}, ValueError, "validation_split"),
         (np.ones((10, 2)), np.ones(10), {"sample_weight": np.ones(3)}, ValueError, "sample_weight"),
@@ -338,6 +339,32 @@ def test_bad_fit_input_raises_before_any_weight_change(x, y, kwargs, error, matc
         model.fit(x, y, epochs=1, verbose=0, **kwargs)
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    dtype=st.sampled_from([np.float16, np.float32, np.float64]),
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple),
+    transposed=st.booleans(),
+    data=st.data(),
+)
+def test_the_data_check_finds_every_nan_and_inf_and_passes_huge_finite_values(
+    dtype, shape, transposed, data
+):
+    # one BLAS pass (the sum of squares) clears finite data; its overflow on huge finite
+    # entries must fall back to min and max, never refuse them; any NaN/inf is found
+    from hypothesis.extra.numpy import arrays
+
+    from tinygrad_mlp.trainer import _all_finite
+
+    specials = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0])
+    huge = st.sampled_from([1e300, -1e300, 3e38, -3e38, 6e4, -6e4])
+    elements = st.one_of(st.floats(-10, 10), specials, huge).map(lambda v: np.dtype(dtype).type(v))
+    with np.errstate(over="ignore"):
+        a = data.draw(arrays(dtype, shape, elements=elements))
+    if transposed:
+        a = a.T
+    assert _all_finite(a) == bool(np.isfinite(a).all())
 
 
 def test_sparse_labels_out_of_range_raise_before_training():

@@ -55,14 +55,30 @@ def _as_float_array(data: Any, what: str, dtype: np.dtype) -> np.ndarray:
     if arr.ndim == 0:
         raise ValueError(f"{what} must have a batch dimension, received a scalar {arr!r}")
     arr = arr.astype(dtype, copy=False)
-    # min/max propagate NaN and show inf without allocating a mask as large as the data
-    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
+    if arr.size and not _all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
             f"{what} contains NaN or infinite values (first at index {tuple(bad.tolist())}); "
             "clean or impute the data before training"
         )
     return arr
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """Whether every entry of a non-empty float array is finite, without a mask as large as
+    the data. The sum of squares is NaN or inf when an entry is (both propagate, and squares
+    cannot cancel), so a finite sum clears all of them in one BLAS pass (half the time of
+    min and max); min and max decide when it is not finite (NaN or inf in the data, or
+    finite entries whose squares overflow)."""
+    if arr.dtype in _BLAS_FLOATS and arr.flags.c_contiguous:
+        flat = arr.reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.dot(flat, flat)):
+                return True
+    return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _weights_array(sample_weight: Any, n: int, what: str) -> np.ndarray:
