@@ -70,8 +70,8 @@ def _all_finite(arr: np.ndarray) -> bool:
     cannot cancel), so a finite sum clears all of them in one BLAS pass (half the time of
     min and max); min and max decide when it is not finite (NaN or inf in the data, or
     finite entries whose squares overflow)."""
-    if arr.dtype in _BLAS_FLOATS and arr.flags.c_contiguous:
-        flat = arr.reshape(-1)
+    if arr.dtype in _BLAS_FLOATS and (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        flat = arr.ravel(order="K")  # a view in either order (pandas often gives columns)
         with np.errstate(over="ignore", invalid="ignore"):
             if np.isfinite(np.dot(flat, flat)):
                 return True
