@@ -70,15 +70,12 @@ def _all_finite(arr: np.ndarray) -> bool:
     cannot cancel), so a finite sum clears all of them in one BLAS pass (half the time of
     min and max); min and max decide when it is not finite (NaN or inf in the data, or
     finite entries whose squares overflow)."""
-    if arr.dtype in _BLAS_FLOATS and (arr.flags.c_contiguous or arr.flags.f_contiguous):
+    if arr.dtype.char in "fd" and (arr.flags.c_contiguous or arr.flags.f_contiguous):  # BLAS's
         flat = arr.ravel(order="K")  # a view in either order (pandas often gives columns)
         with np.errstate(over="ignore", invalid="ignore"):
             if np.isfinite(np.dot(flat, flat)):
                 return True
     return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
-
-
-_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _weights_array(sample_weight: Any, n: int, what: str) -> np.ndarray:
